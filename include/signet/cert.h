@@ -1,0 +1,41 @@
+/*
+ * cert.h - loading certificates, CSRs and CRLs from PEM or DER, and the
+ * small facts about a certificate that the rest of signet prints or stores.
+ */
+#ifndef SIGNET_CERT_H
+#define SIGNET_CERT_H
+
+#include <openssl/x509.h>
+#include <signet/err.h>
+#include <stddef.h>
+#include <time.h>
+
+/* All certificates in data: one DER certificate or any number of PEM
+ * "CERTIFICATE" blocks (other PEM blocks are an error).  Fails on zero. */
+STACK_OF(X509) *signet_certs_parse(const unsigned char *data, size_t len,
+				   const char *name, struct signet_err *err);
+STACK_OF(X509) *signet_certs_load(const char *path, struct signet_err *err);
+/* The first certificate of a file. */
+X509 *signet_cert_load(const char *path, struct signet_err *err);
+
+X509_REQ *signet_csr_parse(const unsigned char *data, size_t len,
+			   const char *name, struct signet_err *err);
+X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
+			   const char *name, struct signet_err *err);
+
+/* PEM of one certificate appended to a growing buffer. */
+int signet_cert_pem_append(X509 *cert, char **buf, size_t *len,
+			   struct signet_err *err);
+
+/* Lowercase hex serial without leading zeros ("0" for zero). */
+void signet_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size);
+/* Lowercase hex SHA-256 of the DER (64 chars + NUL). */
+int signet_cert_fingerprint(X509 *cert, char buf[65]);
+
+/* notBefore/notAfter as time_t. */
+int signet_asn1_time_to_time(const ASN1_TIME *t, time_t *out);
+
+/* Are two serial strings the same hex number (case, leading zeros)? */
+int signet_serial_normalize(const char *in, char *out, size_t size);
+
+#endif

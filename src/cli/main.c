@@ -1,0 +1,106 @@
+/*
+ * main.c - the signet tool's entry point: a table of subcommands, `help`,
+ * and the exit-code table.  Each subcommand lives in cmd_<name>.c.
+ */
+#include "cli.h"
+
+#include <openssl/crypto.h>
+#include <signet/version.h>
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cli_cmd commands[] = {
+	{ "key", cmd_key, "generate a private key (key new)" },
+	{ "csr", cmd_csr, "create a certificate signing request" },
+	{ "init", cmd_init, "create a CA directory: root (and intermediate), database, config" },
+	{ "sign", cmd_sign, "issue certificates from CSRs under a profile" },
+	{ "issue", cmd_issue, "new key and certificate in one step" },
+	{ "show", cmd_show, "describe a certificate, chain, CSR, CRL or key" },
+	{ "list", cmd_list, "list the CA's certificate records" },
+	{ "export", cmd_export, "export a certificate as PKCS#12 or full-chain PEM" },
+	/* more commands */
+	{ "help", cmd_help, "show help for a command, or `help exit-codes`" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: signet <command> [options]\n\n"
+		   "signet is a private PKI and mutual-TLS toolkit.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun `signet <command> --help` for a command's options, "
+		   "`signet help exit-codes` for exit statuses.\n");
+}
+
+static void exit_codes(void)
+{
+	static const int list[] = {
+		SIGNET_OK, SIGNET_E_INTERNAL, SIGNET_E_USAGE, SIGNET_E_IO,
+		SIGNET_E_PARSE, SIGNET_E_PASS, SIGNET_E_SIG, SIGNET_E_POLICY,
+		SIGNET_E_NOCA, SIGNET_E_DB, SIGNET_E_NOTFOUND, SIGNET_E_EXISTS,
+		SIGNET_E_NET, SIGNET_E_UNTRUSTED, SIGNET_E_EXPIRED,
+		SIGNET_E_REVOKED, SIGNET_E_NAME, SIGNET_E_PURPOSE,
+		SIGNET_E_CONSTRAINT, SIGNET_E_REVUNKNOWN, SIGNET_E_ALGORITHM,
+		SIGNET_E_INVALID,
+	};
+	printf("exit codes:\n");
+	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
+		printf("  %3d  %-18s %s\n", list[i], signet_code_name(list[i]),
+		       signet_code_desc(list[i]));
+}
+
+static const struct cli_cmd *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	char *hargv[] = { NULL, "--help", NULL };
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "exit-codes") == 0) {
+		exit_codes();
+		return 0;
+	}
+	c = find(argv[1]);
+	if (c == NULL || c->fn == cmd_help)
+		return cli_usage_error("help", "unknown command '%s'", argv[1]);
+	hargv[0] = argv[1];
+	return c->fn(2, hargv);
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return SIGNET_E_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("signet %s (%s)\n", SIGNET_VERSION,
+		       OpenSSL_version(OPENSSL_VERSION));
+		return 0;
+	}
+	c = find(argv[1]);
+	if (c == NULL) {
+		fprintf(stderr, "signet: unknown command '%s' (see `signet --help`)\n",
+			argv[1]);
+		return SIGNET_E_USAGE;
+	}
+	return c->fn(argc - 1, argv + 1);
+}

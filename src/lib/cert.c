@@ -1,0 +1,324 @@
+/*
+ * cert.c - PEM/DER loading of certificates, CSRs and CRLs.
+ *
+ * Input may be hostile: everything goes through OpenSSL's bounded parsers
+ * on memory BIOs, and a PEM file must contain only blocks of the expected
+ * label, so that a key pasted where a certificate belongs is named as such.
+ */
+#include <signet/cert.h>
+#include <signet/file.h>
+
+#include <ctype.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int looks_pem(const unsigned char *data, size_t len)
+{
+	return len >= 11 && memmem(data, len < 65536 ? len : 65536, "-----BEGIN ", 11) != NULL;
+}
+
+/* Label of the first PEM block, for messages ("PRIVATE KEY"...). */
+static void first_label(const unsigned char *data, size_t len, char *buf, size_t size)
+{
+	const unsigned char *p = memmem(data, len, "-----BEGIN ", 11);
+	size_t i = 0;
+	buf[0] = '\0';
+	if (p == NULL)
+		return;
+	p += 11;
+	while (p < data + len && *p != '-' && *p != '\n' && i + 1 < size)
+		buf[i++] = (char)*p++;
+	buf[i] = '\0';
+}
+
+STACK_OF(X509) *signet_certs_parse(const unsigned char *data, size_t len,
+				   const char *name, struct signet_err *err)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	BIO *bio = NULL;
+	X509 *x = NULL;
+
+	ENSURE(certs != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	ENSURE(len > 0, err, SIGNET_E_PARSE, "%s: empty file, expected a certificate", name);
+	ENSURE(len < INT32_MAX, err, SIGNET_E_PARSE, "%s: too large", name);
+	if (!looks_pem(data, len)) {
+		const unsigned char *p = data;
+		x = d2i_X509(NULL, &p, (long)len);
+		ENSURE_OSSL(x != NULL, err, SIGNET_E_PARSE,
+			    "%s: not a certificate (neither PEM nor DER)", name);
+		ENSURE(p == data + len, err, SIGNET_E_PARSE,
+		       "%s: trailing data after the DER certificate", name);
+		ENSURE(sk_X509_push(certs, x) > 0, err, SIGNET_E_INTERNAL, "out of memory");
+		x = NULL;
+		return certs;
+	}
+	bio = BIO_new_mem_buf(data, (int)len);
+	ENSURE(bio != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	for (;;) {
+		char *pname = NULL, *header = NULL;
+		unsigned char *der = NULL;
+		long dlen = 0;
+		const unsigned char *p;
+
+		if (!PEM_read_bio(bio, &pname, &header, &der, &dlen)) {
+			unsigned long e = ERR_peek_last_error();
+			if (ERR_GET_REASON(e) == PEM_R_NO_START_LINE &&
+			    sk_X509_num(certs) > 0) {
+				ERR_clear_error();
+				break;
+			}
+			if (sk_X509_num(certs) == 0 && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+				signet_err_set(err, SIGNET_E_PARSE,
+					       "%s: no PEM certificate found", name);
+			} else {
+				signet_err_ossl(err, SIGNET_E_PARSE,
+						"%s: malformed PEM after certificate %d", name,
+						sk_X509_num(certs));
+			}
+			goto out;
+		}
+		if (strcmp(pname, "CERTIFICATE") != 0 &&
+		    strcmp(pname, "X509 CERTIFICATE") != 0 &&
+		    strcmp(pname, "TRUSTED CERTIFICATE") != 0) {
+			signet_err_set(err, SIGNET_E_PARSE,
+				       "%s: found a PEM '%s' block where a CERTIFICATE was expected",
+				       name, pname);
+			OPENSSL_free(pname);
+			OPENSSL_free(header);
+			OPENSSL_free(der);
+			goto out;
+		}
+		p = der;
+		if (strcmp(pname, "TRUSTED CERTIFICATE") == 0)
+			x = d2i_X509_AUX(NULL, &p, dlen);
+		else
+			x = d2i_X509(NULL, &p, dlen);
+		OPENSSL_free(pname);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		ENSURE_OSSL(x != NULL, err, SIGNET_E_PARSE,
+			    "%s: certificate %d is not valid DER", name,
+			    sk_X509_num(certs) + 1);
+		ENSURE(sk_X509_push(certs, x) > 0, err, SIGNET_E_INTERNAL, "out of memory");
+		x = NULL;
+	}
+	BIO_free(bio);
+	return certs;
+out:
+	X509_free(x);
+	BIO_free(bio);
+	sk_X509_pop_free(certs, X509_free);
+	ERR_clear_error();
+	return NULL;
+}
+
+STACK_OF(X509) *signet_certs_load(const char *path, struct signet_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	STACK_OF(X509) *certs;
+
+	if (signet_file_read(path, &data, &len, err) < 0)
+		return NULL;
+	certs = signet_certs_parse(data, len, path, err);
+	free(data);
+	return certs;
+}
+
+X509 *signet_cert_load(const char *path, struct signet_err *err)
+{
+	STACK_OF(X509) *certs = signet_certs_load(path, err);
+	X509 *x;
+	if (certs == NULL)
+		return NULL;
+	x = sk_X509_shift(certs);
+	sk_X509_pop_free(certs, X509_free);
+	return x;
+}
+
+/* Generic "one PEM block with one of these labels, or DER" parser. */
+static void *parse_one(const unsigned char *data, size_t len, const char *name,
+		       const char *const *labels, const char *what,
+		       void *(*d2i)(void **, const unsigned char **, long),
+		       struct signet_err *err)
+{
+	void *obj = NULL;
+	const unsigned char *p;
+
+	if (len == 0 || len >= INT32_MAX) {
+		signet_err_set(err, SIGNET_E_PARSE, "%s: %s, expected a %s", name,
+			       len == 0 ? "empty file" : "too large", what);
+		return NULL;
+	}
+	if (looks_pem(data, len)) {
+		BIO *bio = BIO_new_mem_buf(data, (int)len);
+		char *pname = NULL, *header = NULL;
+		unsigned char *der = NULL;
+		long dlen = 0;
+		int ok = 0;
+
+		if (bio == NULL) {
+			signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+			return NULL;
+		}
+		if (!PEM_read_bio(bio, &pname, &header, &der, &dlen)) {
+			BIO_free(bio);
+			signet_err_ossl(err, SIGNET_E_PARSE, "%s: malformed PEM", name);
+			return NULL;
+		}
+		BIO_free(bio);
+		for (int i = 0; labels[i] != NULL; i++)
+			if (strcmp(pname, labels[i]) == 0)
+				ok = 1;
+		if (!ok) {
+			signet_err_set(err, SIGNET_E_PARSE,
+				       "%s: found a PEM '%s' block where a %s was expected",
+				       name, pname, what);
+		} else {
+			p = der;
+			obj = d2i(NULL, &p, dlen);
+			if (obj == NULL)
+				signet_err_ossl(err, SIGNET_E_PARSE, "%s: %s is not valid DER",
+						name, what);
+		}
+		OPENSSL_free(pname);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		ERR_clear_error();
+		return obj;
+	}
+	p = data;
+	obj = d2i(NULL, &p, (long)len);
+	if (obj == NULL) {
+		char label[64];
+		first_label(data, len, label, sizeof(label));
+		if (label[0] != '\0')
+			signet_err_set(err, SIGNET_E_PARSE,
+				       "%s: malformed PEM '%s' block, expected a %s",
+				       name, label, what);
+		else
+			signet_err_set(err, SIGNET_E_PARSE,
+				       "%s: not a %s (neither PEM nor DER)", name, what);
+	}
+	ERR_clear_error();
+	return obj;
+}
+
+X509_REQ *signet_csr_parse(const unsigned char *data, size_t len,
+			   const char *name, struct signet_err *err)
+{
+	static const char *const labels[] = { "CERTIFICATE REQUEST",
+					      "NEW CERTIFICATE REQUEST", NULL };
+	return parse_one(data, len, name, labels, "certificate signing request",
+			 (void *(*)(void **, const unsigned char **, long))d2i_X509_REQ,
+			 err);
+}
+
+X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
+			   const char *name, struct signet_err *err)
+{
+	static const char *const labels[] = { "X509 CRL", NULL };
+	return parse_one(data, len, name, labels, "CRL",
+			 (void *(*)(void **, const unsigned char **, long))d2i_X509_CRL,
+			 err);
+}
+
+int signet_cert_pem_append(X509 *cert, char **buf, size_t *len,
+			   struct signet_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p = NULL, *nb;
+	long n;
+	int rc = -1;
+
+	ENSURE(bio != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	ENSURE_OSSL(PEM_write_bio_X509(bio, cert) == 1, err, SIGNET_E_INTERNAL,
+		    "cannot encode certificate");
+	n = BIO_get_mem_data(bio, &p);
+	nb = realloc(*buf, *len + (size_t)n + 1);
+	ENSURE(nb != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	memcpy(nb + *len, p, (size_t)n);
+	*len += (size_t)n;
+	nb[*len] = '\0';
+	*buf = nb;
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+void signet_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	size_t j = 0;
+
+	if (hex == NULL) {
+		snprintf(buf, size, "?");
+	} else {
+		const char *h = hex;
+		if (*h == '-' && j + 1 < size)
+			buf[j++] = *h++;
+		while (*h == '0' && h[1] != '\0')
+			h++;
+		for (; *h && j + 1 < size; h++)
+			buf[j++] = (char)tolower((unsigned char)*h);
+		buf[j] = '\0';
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	ERR_clear_error();
+}
+
+int signet_serial_normalize(const char *in, char *out, size_t size)
+{
+	size_t j = 0;
+	if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
+		in += 2;
+	for (const char *p = in; *p; p++)
+		if (!isxdigit((unsigned char)*p) && *p != ':')
+			return -1;
+	while (*in == '0' || *in == ':')
+		in++;
+	for (; *in; in++) {
+		if (*in == ':')
+			continue;
+		if (j + 1 >= size)
+			return -1;
+		out[j++] = (char)tolower((unsigned char)*in);
+	}
+	if (j == 0) {
+		if (size < 2)
+			return -1;
+		out[j++] = '0';
+	}
+	out[j] = '\0';
+	return 0;
+}
+
+int signet_cert_fingerprint(X509 *cert, char buf[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!X509_digest(cert, EVP_sha256(), md, &n) || n != 32) {
+		ERR_clear_error();
+		buf[0] = '\0';
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		snprintf(buf + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int signet_asn1_time_to_time(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm)) {
+		ERR_clear_error();
+		return -1;
+	}
+	*out = timegm(&tm);
+	return 0;
+}

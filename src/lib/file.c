@@ -1,0 +1,180 @@
+/*
+ * file.c - whole-file reads and atomic writes (temp file + fsync + rename +
+ * directory fsync).  Temporary names carry the pid and a counter so that
+ * concurrent writers in one directory never collide.
+ */
+#include <signet/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int signet_file_read(const char *path, unsigned char **data, size_t *len,
+		     struct signet_err *err)
+{
+	int fd = -1, rc = -1;
+	unsigned char *buf = NULL;
+	size_t cap = 0, n = 0;
+	int is_stdin = strcmp(path, "-") == 0;
+
+	*data = NULL;
+	*len = 0;
+	if (is_stdin) {
+		fd = STDIN_FILENO;
+	} else {
+		struct stat st;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		ENSURE(fd >= 0, err, SIGNET_E_IO, "%s: cannot open: %s", path,
+		       strerror(errno));
+		ENSURE(fstat(fd, &st) == 0, err, SIGNET_E_IO, "%s: %s", path,
+		       strerror(errno));
+		ENSURE(!S_ISDIR(st.st_mode), err, SIGNET_E_IO,
+		       "%s: is a directory, expected a file", path);
+	}
+	for (;;) {
+		ssize_t r;
+		if (n + 4096 + 1 > cap) {
+			size_t ncap = cap ? cap * 2 : 16384;
+			unsigned char *nb;
+			ENSURE(n < SIGNET_FILE_MAX, err, SIGNET_E_IO,
+			       "%s: file larger than %u MiB", path,
+			       SIGNET_FILE_MAX >> 20);
+			nb = realloc(buf, ncap);
+			ENSURE(nb != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+			buf = nb;
+			cap = ncap;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		ENSURE(r >= 0, err, SIGNET_E_IO, "%s: read failed: %s",
+		       is_stdin ? "stdin" : path, strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	buf = NULL;
+	rc = 0;
+out:
+	if (fd >= 0 && !is_stdin)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int signet_dir_sync(const char *dir, struct signet_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return signet_err_set(err, SIGNET_E_IO, "%s: cannot open directory: %s",
+				      dir, strerror(errno));
+	if (fsync(fd) != 0 && errno != EINVAL) {
+		int e = errno;
+		close(fd);
+		return signet_err_set(err, SIGNET_E_IO, "%s: fsync failed: %s", dir,
+				      strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int signet_file_write(const char *path, const void *data, size_t len,
+		      mode_t mode, int flags, struct signet_err *err)
+{
+	static unsigned counter;
+	char tmp[4096], dirbuf[4096];
+	int fd = -1, rc = -1, have_tmp = 0;
+	const char *dir;
+
+	if (strcmp(path, "-") == 0) {
+		ENSURE(write_all(STDOUT_FILENO, data, len) == 0, err, SIGNET_E_IO,
+		       "stdout: write failed: %s", strerror(errno));
+		return 0;
+	}
+	ENSURE(strlen(path) + 32 < sizeof(tmp), err, SIGNET_E_IO,
+	       "%s: path too long", path);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	dir = dirname(dirbuf);
+	if (flags & SIGNET_WRITE_EXCL) {
+		ENSURE(access(path, F_OK) != 0, err, SIGNET_E_EXISTS,
+		       "%s: already exists (will not overwrite)", path);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
+		 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	ENSURE(fd >= 0, err, SIGNET_E_IO, "%s: cannot create: %s", path,
+	       strerror(errno));
+	have_tmp = 1;
+	ENSURE(write_all(fd, data, len) == 0, err, SIGNET_E_IO,
+	       "%s: write failed: %s", path, strerror(errno));
+	if (!(flags & SIGNET_WRITE_NOSYNC))
+		ENSURE(fsync(fd) == 0, err, SIGNET_E_IO, "%s: fsync failed: %s",
+		       path, strerror(errno));
+	ENSURE(close(fd) == 0, err, SIGNET_E_IO, "%s: close failed: %s", path,
+	       strerror(errno));
+	fd = -1;
+	if (flags & SIGNET_WRITE_EXCL) {
+		/* link() fails if the target appeared meanwhile: no overwrite. */
+		ENSURE(link(tmp, path) == 0, err,
+		       errno == EEXIST ? SIGNET_E_EXISTS : SIGNET_E_IO,
+		       "%s: cannot create: %s", path, strerror(errno));
+		unlink(tmp);
+	} else {
+		ENSURE(rename(tmp, path) == 0, err, SIGNET_E_IO,
+		       "%s: cannot rename into place: %s", path, strerror(errno));
+	}
+	have_tmp = 0;
+	if (!(flags & SIGNET_WRITE_NOSYNC))
+		TRY(signet_dir_sync(dir, err));
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (have_tmp)
+		unlink(tmp);
+	return rc;
+}
+
+int signet_dir_make(const char *dir, mode_t mode, struct signet_err *err)
+{
+	struct stat st;
+	if (mkdir(dir, mode) == 0)
+		return 0;
+	if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	return signet_err_set(err, SIGNET_E_IO, "%s: cannot create directory: %s",
+			      dir, strerror(errno));
+}
+
+int signet_path_join(char *buf, size_t size, const char *dir, const char *name,
+		     struct signet_err *err)
+{
+	int n = snprintf(buf, size, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= size)
+		return signet_err_set(err, SIGNET_E_IO, "%s/%s: path too long", dir,
+				      name);
+	return 0;
+}
