@@ -76,7 +76,7 @@ void signet_err_prefix(struct signet_err *err, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
 	{
-		size_t pl = strnlen(pre, sizeof(err->msg) - 3);
+		size_t pl = strnlen(pre, sizeof(pre) - 1);
 		size_t room = sizeof(err->msg) - pl - 3;
 		size_t ol = strnlen(old, room);
 		memcpy(err->msg, pre, pl);
