@@ -1,0 +1,111 @@
+# lib.sh - a tiny test library for signet's shell scenarios, after git's t/.
+#
+# A scenario file sources this, then calls
+#   test_expect_success 'what it shows' 'commands'
+#   test_expect_code CODE 'what it shows' 'commands'   (exit status must be CODE)
+# and ends with test_done.  Each scenario runs in its own temporary
+# directory ($TRASH), removed at exit with every process registered through
+# test_on_exit.  $SIGNET is the binary under test (set by ctest; falls back
+# to ./build/signet).  Ports come from free_port, never hard-coded.
+set -u
+
+SIGNET_SRCDIR=${SIGNET_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SIGNET=${SIGNET:-$SIGNET_SRCDIR/build/signet}
+SHARED=${SHARED:-$SIGNET_SRCDIR/../shared}
+export SIGNET SIGNET_SRCDIR SHARED
+unset SIGNET_DIR SIGNET_PASS_FILE
+
+test_name=$(basename "$0" .sh)
+test_count=0
+test_failed=0
+_exit_cmds=()
+
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/signet-$test_name.XXXXXX")
+cd "$TRASH" || exit 1
+
+test_on_exit() { _exit_cmds+=("$1"); }
+
+_test_cleanup() {
+	local i
+	for ((i = ${#_exit_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_exit_cmds[$i]}" >/dev/null 2>&1 || true
+	done
+	cd / && rm -rf "$TRASH"
+}
+trap _test_cleanup EXIT
+
+# Python with the `cryptography` package, used as an independent oracle.
+PYTHON=
+for p in python3 /usr/bin/python3; do
+	if "$p" -c 'import cryptography' 2>/dev/null; then PYTHON=$p; break; fi
+done
+export PYTHON
+
+_run() {
+	# Runs the body in a subshell with errexit so any failing step fails it.
+	(set -e; eval "$1") >"$TRASH/.out" 2>&1
+}
+
+_report() {
+	test_count=$((test_count + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $test_count - $2"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $2"
+		sed 's/^/#   /' "$TRASH/.out" | tail -40
+	fi
+}
+
+test_expect_success() {
+	if _run "$2"; then _report ok "$1"; else _report fail "$1"; fi
+}
+
+test_expect_code() {
+	local want=$1 got=0
+	_run "$3" || got=$?
+	if [ "$got" = "$want" ]; then
+		_report ok "$2"
+	else
+		echo "#   expected exit $want, got $got" >>"$TRASH/.out"
+		_report fail "$2"
+	fi
+}
+
+test_skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 77
+}
+
+test_done() {
+	echo "# $test_name: $((test_count - test_failed)) passed, $test_failed failed"
+	[ "$test_failed" -eq 0 ]
+	exit $?
+}
+
+# Helpers for the scenarios.
+free_port() {
+	"${PYTHON:-python3}" - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+wait_port() { # host port [tries]
+	local i
+	for ((i = 0; i < ${3:-100}; i++)); do
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# The exit status of a command, without tripping errexit.
+exit_code() { local c=0; "$@" || c=$?; echo "$c"; }
+
+# Writes a throwaway passphrase file and exports SIGNET_PASS_FILE.
+use_test_passphrase() {
+	printf 'correct horse battery staple\n' >"$TRASH/pass.txt"
+	chmod 600 "$TRASH/pass.txt"
+	export SIGNET_PASS_FILE="$TRASH/pass.txt"
+}
