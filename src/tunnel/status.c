@@ -1,0 +1,134 @@
+/*
+ * status.c - the tunnel's --status endpoint: GET /healthz and a Prometheus
+ * text exposition on GET /metrics, served by libevent's evhttp on the main
+ * thread's loop.  It only reads atomic counters and the current
+ * credentials, so it never slows a worker.  Bind it to a loopback or
+ * management address: it tells anyone who asks how busy the tunnel is.
+ */
+#include "tunnel.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define U(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+
+static void metrics(struct tunnel *t, struct evbuffer *b)
+{
+	struct tunnel_metrics *m = tunnel_metrics(t);
+	struct tunnel_creds *c = tunnel_creds_current(t);
+	const char *mode = tunnel_config(t)->mode == TUNNEL_SERVER ? "server" : "client";
+
+	evbuffer_add_printf(b,
+		"# HELP signet_tunnel_connections_total Connections accepted.\n"
+		"# TYPE signet_tunnel_connections_total counter\n"
+		"signet_tunnel_connections_total{mode=\"%s\"} %llu\n"
+		"# HELP signet_tunnel_connections_active Connections open now.\n"
+		"# TYPE signet_tunnel_connections_active gauge\n"
+		"signet_tunnel_connections_active{mode=\"%s\"} %lld\n"
+		"# HELP signet_tunnel_connections_completed_total Connections that ended normally.\n"
+		"# TYPE signet_tunnel_connections_completed_total counter\n"
+		"signet_tunnel_connections_completed_total{mode=\"%s\"} %llu\n"
+		"# HELP signet_tunnel_handshakes_total TLS handshakes completed with a verified peer.\n"
+		"# TYPE signet_tunnel_handshakes_total counter\n"
+		"signet_tunnel_handshakes_total{mode=\"%s\"} %llu\n"
+		"# HELP signet_tunnel_failures_total Connections refused or failed, by reason.\n"
+		"# TYPE signet_tunnel_failures_total counter\n",
+		mode, U(m->accepted), mode,
+		(long long)atomic_load_explicit(&m->active, memory_order_relaxed), mode,
+		U(m->completed), mode, U(m->handshakes_ok));
+	for (int r = R_NONE + 1; r < R__COUNT; r++)
+		evbuffer_add_printf(b, "signet_tunnel_failures_total{mode=\"%s\",reason=\"%s\"} %llu\n",
+				    mode, tunnel_reason_name((enum tunnel_reason)r),
+				    U(m->failures[r]));
+	evbuffer_add_printf(b,
+		"# HELP signet_tunnel_bytes_total Bytes relayed, by direction seen from the accepted side.\n"
+		"# TYPE signet_tunnel_bytes_total counter\n"
+		"signet_tunnel_bytes_total{mode=\"%s\",direction=\"in\"} %llu\n"
+		"signet_tunnel_bytes_total{mode=\"%s\",direction=\"out\"} %llu\n"
+		"# HELP signet_tunnel_reloads_total Credential reloads, by result.\n"
+		"# TYPE signet_tunnel_reloads_total counter\n"
+		"signet_tunnel_reloads_total{result=\"ok\"} %llu\n"
+		"signet_tunnel_reloads_total{result=\"failed\"} %llu\n"
+		"# HELP signet_tunnel_certificate_expiry_timestamp_seconds notAfter of the tunnel's own certificate.\n"
+		"# TYPE signet_tunnel_certificate_expiry_timestamp_seconds gauge\n"
+		"signet_tunnel_certificate_expiry_timestamp_seconds{mode=\"%s\"} %lld\n"
+		"# HELP signet_tunnel_certificate_expiry_seconds Seconds until the tunnel's own certificate expires.\n"
+		"# TYPE signet_tunnel_certificate_expiry_seconds gauge\n"
+		"signet_tunnel_certificate_expiry_seconds{mode=\"%s\"} %lld\n",
+		mode, U(m->bytes_in), mode, U(m->bytes_out), U(m->reloads_ok),
+		U(m->reloads_failed), mode, (long long)c->cert_not_after, mode,
+		(long long)(c->cert_not_after - time(NULL)));
+	if (c->crl_next_update != 0)
+		evbuffer_add_printf(b,
+			"# HELP signet_tunnel_crl_next_update_timestamp_seconds Earliest nextUpdate of the loaded CRLs.\n"
+			"# TYPE signet_tunnel_crl_next_update_timestamp_seconds gauge\n"
+			"signet_tunnel_crl_next_update_timestamp_seconds %lld\n",
+			(long long)c->crl_next_update);
+	tunnel_creds_unref(c);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	struct tunnel *t = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *b = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	if (b == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_send_error(req, 405, "Method Not Allowed");
+	} else if (strcmp(uri, "/healthz") == 0) {
+		evhttp_add_header(h, "Content-Type", "text/plain");
+		if (tunnel_draining(t)) {
+			evbuffer_add_printf(b, "draining\n");
+			evhttp_send_reply(req, 503, "Service Unavailable", b);
+		} else {
+			evbuffer_add_printf(b, "ok\n");
+			evhttp_send_reply(req, HTTP_OK, "OK", b);
+		}
+	} else if (strcmp(uri, "/metrics") == 0) {
+		evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4");
+		metrics(t, b);
+		evhttp_send_reply(req, HTTP_OK, "OK", b);
+	} else {
+		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+	}
+	evbuffer_free(b);
+}
+
+struct evhttp *tunnel_status_start(struct tunnel *t, struct event_base *base,
+				   const char *addr, struct signet_err *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[256], port[16];
+	struct evhttp *http = NULL;
+	const char *colon = strrchr(addr, ':');
+
+	if (tunnel_parse_addr(addr, 1, &ss, &len, host, sizeof(host), err) < 0) {
+		signet_err_prefix(err, "--status");
+		return NULL;
+	}
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	http = evhttp_new(base);
+	if (http == NULL) {
+		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_timeout(http, 10);
+	evhttp_set_gencb(http, handle, t);
+	if (evhttp_bind_socket(http, host[0] ? host : "0.0.0.0",
+			       (ev_uint16_t)atoi(port)) != 0) {
+		signet_err_set(err, SIGNET_E_NET, "--status: cannot listen on %s", addr);
+		evhttp_free(http);
+		return NULL;
+	}
+	return http;
+}

@@ -1,0 +1,222 @@
+/*
+ * tunnel.h - the mutual-TLS tunnel behind `signet tunnel server|client`.
+ *
+ * Design.  One process, N worker threads (one per core by default), each
+ * with its own libevent event_base and its own SO_REUSEPORT listening
+ * socket, so the kernel spreads new connections over the workers and a
+ * connection lives its whole life on one thread without locks.  The main
+ * thread owns a further event_base for signals (SIGHUP reload, SIGTERM /
+ * SIGINT drain), the file-change poll, and the optional status HTTP server.
+ *
+ * A connection is two bufferevents, one TLS (bufferevent_openssl) and one
+ * plain TCP.  Bytes move between them by evbuffer_add_buffer (chains are
+ * moved, not copied) with a high watermark on the far side for back
+ * pressure.
+ *
+ * Credentials (SSL_CTX, trust store, CRLs, allow rules are fixed) live in a
+ * reference-counted struct tunnel_creds.  A reload builds a complete new one
+ * off to the side and swaps the "current" pointer under a mutex only when
+ * everything loaded and matched; open connections keep the reference they
+ * took at accept time, so a reload never disturbs them and a bad file never
+ * replaces a good one.
+ *
+ * Peer verification is signet's verifier (signet_verify), run from
+ * OpenSSL's certificate-verify callback so that a refused client gets a
+ * proper TLS alert and the log line gets the verifier's sentence; the
+ * --allow rules are checked in the same place.
+ */
+#ifndef SIGNET_TUNNEL_H
+#define SIGNET_TUNNEL_H
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signet/err.h>
+#include <signet/verify.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum tunnel_mode {
+	TUNNEL_SERVER, /* TLS in, plain out */
+	TUNNEL_CLIENT, /* plain in, TLS out */
+};
+
+/* --allow rules: a client is allowed when any one rule matches. */
+enum allow_kind {
+	ALLOW_CN,
+	ALLOW_SAN_DNS,
+	ALLOW_SAN_URI,
+	ALLOW_SAN_EMAIL,
+	ALLOW_SAN_IP,
+	ALLOW_SERIAL,
+};
+
+struct allow_rule {
+	enum allow_kind kind;
+	char *value; /* owned; serials normalised to lowercase hex */
+};
+
+int tunnel_allow_parse(const char *text, struct allow_rule *rule,
+		       struct signet_err *err);
+/* 1 when cert matches any rule (or n == 0), else 0. */
+int tunnel_allow_match(const struct allow_rule *rules, size_t n, X509 *cert);
+void tunnel_allow_free(struct allow_rule *rules, size_t n);
+
+struct tunnel_config {
+	enum tunnel_mode mode;
+	const char *listen;      /* ADDR:PORT */
+	const char *to;          /* HOST:PORT */
+	const char *cert_file;
+	const char *key_file;
+	const char *ca_file;     /* --client-ca (server) / --ca (client) */
+	const char *crl_file;    /* optional */
+	const char *server_name; /* client: name to verify (default: host of --to) */
+	const char *status;      /* optional ADDR:PORT */
+	struct allow_rule *allow;
+	size_t n_allow;
+	int proxy_protocol;
+	int workers;             /* 0: one per core */
+	long max_conns;
+	double handshake_timeout; /* seconds */
+	double idle_timeout;
+	double drain_timeout;
+	double reload_interval;   /* stat poll period; 0 disables */
+	int quiet;                /* no per-connection log lines for successes */
+};
+
+/* Runs until SIGTERM/SIGINT and the drain that follows.  Returns 0 after a
+ * clean shutdown, -1 with err set when it could not start. */
+int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err);
+
+/* ---- internal: shared between the files of src/tunnel ---- */
+
+/* One set of loaded credentials; immutable once built. */
+struct tunnel_creds {
+	atomic_int refs;
+	SSL_CTX *ctx;
+	struct signet_trust *trust;
+	STACK_OF(X509_CRL) *crls; /* NULL when no --crl */
+	time_t cert_not_after;
+	time_t crl_next_update;   /* 0 when none */
+	const struct tunnel_config *cfg; /* borrowed, outlives every creds */
+};
+
+/* conn.c: OpenSSL's certificate-verify callback, replaced by signet_verify
+ * plus the --allow rules; arg is the tunnel_creds that built the SSL_CTX. */
+int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg);
+
+struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg,
+				       struct signet_err *err);
+struct tunnel_creds *tunnel_creds_ref(struct tunnel_creds *c);
+void tunnel_creds_unref(struct tunnel_creds *c);
+
+/* Stat snapshot of the credential files, to notice changes. */
+struct tunnel_files_stat {
+	struct stat st[4];
+	int ok[4];
+};
+void tunnel_files_stat(const struct tunnel_config *cfg, struct tunnel_files_stat *s);
+int tunnel_files_changed(const struct tunnel_files_stat *a,
+			 const struct tunnel_files_stat *b);
+
+/* Why a connection ended, for the log line and the failure metric. */
+enum tunnel_reason {
+	R_NONE = 0,
+	R_CONN_LIMIT,
+	R_DRAINING,
+	R_HANDSHAKE_TIMEOUT,
+	R_NO_CLIENT_CERT,
+	R_UNTRUSTED,
+	R_EXPIRED,
+	R_REVOKED,
+	R_NAME,
+	R_PURPOSE,
+	R_CERT_INVALID,
+	R_NOT_ALLOWED,
+	R_TLS_ERROR,
+	R_TLS_EOF,
+	R_BACKEND,
+	R_IDLE_TIMEOUT,
+	R_SHUTDOWN,
+	R_INTERNAL,
+	R__COUNT
+};
+const char *tunnel_reason_name(enum tunnel_reason r);
+
+struct tunnel_metrics {
+	atomic_ullong accepted;
+	atomic_llong active;
+	atomic_ullong handshakes_ok;
+	atomic_ullong failures[R__COUNT];
+	atomic_ullong bytes_in;  /* from the TLS peer (server) / local client */
+	atomic_ullong bytes_out; /* to it */
+	atomic_ullong completed;
+	atomic_ullong reloads_ok;
+	atomic_ullong reloads_failed;
+	atomic_llong last_reload;
+};
+
+struct tunnel; /* the running tunnel (tunnel.c) */
+struct conn;
+struct evconnlistener;
+struct event;
+
+/* One worker thread: its loop, its listener and its connections.  Only the
+ * worker's own thread touches these, except `cmd`, which the main thread
+ * sets before activating `ctl`. */
+struct tunnel_worker {
+	struct tunnel *t;
+	int idx;
+	pthread_t thread;
+	struct event_base *base;
+	int listen_fd;
+	struct evconnlistener *listener;
+	struct event *ctl;
+	atomic_int cmd; /* WORKER_RUN, WORKER_DRAIN, WORKER_STOP */
+	long nconns;
+	struct conn *conns; /* doubly linked, for the forced close at the deadline */
+};
+
+enum { WORKER_RUN = 0, WORKER_DRAIN = 1, WORKER_STOP = 2 };
+
+/* conn.c: the accept callback of a worker's listener, and the forced close
+ * of every connection of a worker (drain deadline). */
+void tunnel_conn_accept(struct evconnlistener *l, int fd, struct sockaddr *sa,
+			int salen, void *arg);
+void tunnel_conn_close_all(struct tunnel_worker *w);
+/* tunnel.c: called by conn.c when a worker's last connection is gone. */
+void tunnel_worker_idle(struct tunnel_worker *w);
+
+/* Resolved addresses, fixed at start. */
+const struct sockaddr *tunnel_to_addr(struct tunnel *t, socklen_t *len);
+const char *tunnel_to_host(struct tunnel *t);
+/* One log line, prefixed with the time; the whole line is one write. */
+void tunnel_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The status server (status.c): /healthz and /metrics on the main base. */
+struct evhttp;
+struct event_base;
+struct evhttp *tunnel_status_start(struct tunnel *t, struct event_base *base,
+				   const char *addr, struct signet_err *err);
+
+/* Accessors used by status.c and conn.c. */
+struct tunnel_metrics *tunnel_metrics(struct tunnel *t);
+const struct tunnel_config *tunnel_config(struct tunnel *t);
+struct tunnel_creds *tunnel_creds_current(struct tunnel *t); /* new ref */
+int tunnel_draining(struct tunnel *t);
+
+/* PROXY protocol v2 header (proxyproto.c).  Writes at most size bytes,
+ * returns the length or -1 when it does not fit. */
+int tunnel_proxy_v2(unsigned char *buf, size_t size, const struct sockaddr *src,
+		    const struct sockaddr *dst, SSL *ssl, X509 *peer);
+
+/* Address parsing: "host:port", "[v6]:port". */
+int tunnel_parse_addr(const char *text, int passive, struct sockaddr_storage *ss,
+		      socklen_t *len, char *host, size_t host_size,
+		      struct signet_err *err);
+void tunnel_format_addr(const struct sockaddr *sa, char *buf, size_t size);
+
+#endif
