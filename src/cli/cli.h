@@ -58,5 +58,6 @@ CLI_CMD(issue);
 CLI_CMD(show);
 CLI_CMD(list);
 CLI_CMD(export);
+CLI_CMD(tunnel);
 
 #endif

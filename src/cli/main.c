@@ -20,6 +20,7 @@ static const struct cli_cmd commands[] = {
 	{ "show", cmd_show, "describe a certificate, chain, CSR, CRL or key" },
 	{ "list", cmd_list, "list the CA's certificate records" },
 	{ "export", cmd_export, "export a certificate as PKCS#12 or full-chain PEM" },
+	{ "tunnel", cmd_tunnel, "mutual-TLS tunnel: server (in front of a backend) and client" },
 	/* more commands */
 	{ "help", cmd_help, "show help for a command, or `help exit-codes`" },
 };
