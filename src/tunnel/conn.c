@@ -324,6 +324,9 @@ static void tls_failure(struct conn *c, struct bufferevent *bev)
 	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
 		set_reason(c, R_NO_CLIENT_CERT, "the client sent no certificate");
 		return;
+	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+		set_reason(c, R_TLS_EOF, "peer closed the connection during the TLS handshake");
+		return;
 	case SSL_R_HTTP_REQUEST:
 	case SSL_R_HTTPS_PROXY_REQUEST:
 		set_reason(c, R_TLS_ERROR, "plain HTTP sent to the TLS port");

@@ -1,0 +1,83 @@
+/*
+ * cmd_key.c - `signet key new`: generate a private key.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <signet/key.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: signet key new [--type TYPE] [--out FILE] [--encrypt [--pass-file FILE]]\n"
+	"\n"
+	"Generates a private key and writes it as PKCS#8 PEM (mode 0600).\n"
+	"\n"
+	"  --type TYPE       ec-p256 (default), ec-p384, ed25519, rsa-2048, rsa-3072, rsa-4096\n"
+	"  --out FILE        where to write the key (default: stdout; \"-\" is stdout)\n"
+	"  --encrypt         encrypt the key (AES-256-CBC, scrypt KDF) with a passphrase\n"
+	"  --pass-file FILE  read the passphrase from the first line of FILE\n"
+	"                    (also $SIGNET_PASS_FILE; default: prompt on the terminal)\n";
+
+int cmd_key(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "encrypt", no_argument, NULL, 'e' },
+		{ "pass-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct signet_err err = { 0 };
+	enum signet_key_type type = SIGNET_KEY_EC_P256;
+	const char *out = "-", *pass_file = NULL;
+	int encrypt = 0, c, rc;
+	char *pass = NULL;
+	EVP_PKEY *key = NULL;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc < 2 || strcmp(argv[1], "new") != 0)
+		return cli_usage_error("key", "expected `signet key new`");
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (signet_key_type_parse(optarg, &type, &err) < 0)
+				return cli_fail("key", &err);
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'e':
+			encrypt = 1;
+			break;
+		case 'p':
+			pass_file = optarg;
+			encrypt = 1;
+			break;
+		default:
+			return cli_usage_error("key", "invalid option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("key", "unexpected argument '%s'", argv[optind]);
+	if (encrypt) {
+		pass = cli_pass_get(pass_file, "Passphrase for the new key: ", 1, &err);
+		if (pass == NULL)
+			return cli_fail("key", &err);
+	}
+	key = signet_key_generate(type, &err);
+	rc = key != NULL && signet_key_save(key, out, pass, &err) == 0 ? 0 : cli_fail("key", &err);
+	if (rc == 0 && strcmp(out, "-") != 0)
+		fprintf(stderr, "signet key: wrote %s key to %s%s\n", signet_key_type_name(type),
+			out, pass ? " (encrypted)" : "");
+	EVP_PKEY_free(key);
+	cli_pass_free(pass);
+	return rc;
+}

@@ -1,0 +1,279 @@
+/*
+ * cmd_sign.c - `signet sign`: issue certificates from CSRs.
+ *
+ * A batch is one database transaction: every certificate is recorded and
+ * the commit is durable before any file is written, and a bad CSR anywhere
+ * in the batch aborts all of it.  Output files of a batch are written
+ * without per-file fsync, then synced together (syncfs) before the
+ * directory is synced, which keeps batches fast without weakening the
+ * guarantee that what is reported written is on disk.
+ */
+#include "ca_open.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signet/cert.h>
+#include <signet/file.h>
+#include <signet/name.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: signet sign CSR... --profile server|client|peer|sub-ca [options]\n"
+	"\n"
+	"Issues certificates from PKCS#10 requests after checking their signature\n"
+	"(proof of possession), key strength and the profile; records each in the\n"
+	"CA database before writing it out.\n"
+	"\n"
+	"  --profile P       server, client, peer (both) or sub-ca (required)\n"
+	"  --days N          validity in days (default: the CA's default_days, 365)\n"
+	"  --san LIST        SANs to certify instead of the CSR's (dns:, ip:, email:, uri:)\n"
+	"  --out FILE        write the certificate here (default: stdout; one CSR only)\n"
+	"  --chain FILE      also write the chain (certificate + intermediates) here\n"
+	"  --out-dir DIR     for each CSR X.csr write DIR/X.crt and DIR/X.chain.pem\n"
+	"                    (needed for several CSRs)\n"
+	"  --name LABEL      record label (default: the CSR file name without .csr)\n"
+	"  --issuer WHO      intermediate (default when present) or root\n"
+	"  --dir DIR         CA directory (default: $SIGNET_DIR, else ./signet-ca)\n"
+	"  --pass-file FILE  CA key passphrase (also $SIGNET_PASS_FILE)\n";
+
+struct job {
+	const char *path;
+	char stem[256];
+	X509_REQ *req;
+	X509 *cert;
+};
+
+static void stem_of(const char *path, char *out, size_t size)
+{
+	char buf[4096];
+	const char *b;
+	char *dot;
+	snprintf(buf, sizeof(buf), "%s", path);
+	b = strcmp(path, "-") == 0 ? "stdin" : basename(buf);
+	snprintf(out, size, "%s", b);
+	dot = strrchr(out, '.');
+	if (dot != NULL && dot != out &&
+	    (strcmp(dot, ".csr") == 0 || strcmp(dot, ".pem") == 0 || strcmp(dot, ".req") == 0))
+		*dot = '\0';
+}
+
+static int write_outputs(struct signet_ca *ca, X509 *cert, const char *out,
+			 const char *chain, int flags, struct signet_err *err)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	int rc = -1;
+	STACK_OF(X509) *rest = signet_ca_chain(ca);
+
+	TRY(signet_cert_pem_append(cert, &pem, &len, err));
+	if (out != NULL)
+		TRY(signet_file_write(out, pem, len, 0644, flags, err));
+	if (chain != NULL) {
+		for (int i = 0; i < sk_X509_num(rest); i++)
+			TRY(signet_cert_pem_append(sk_X509_value(rest, i), &pem, &len, err));
+		TRY(signet_file_write(chain, pem, len, 0644, flags, err));
+	}
+	rc = 0;
+out:
+	free(pem);
+	return rc;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'P' },
+		{ "days", required_argument, NULL, 'D' },
+		{ "san", required_argument, NULL, 'a' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "chain", required_argument, NULL, 'c' },
+		{ "out-dir", required_argument, NULL, 'O' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "issuer", required_argument, NULL, 'i' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "pass-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct signet_err err = { 0 };
+	struct signet_sign_req sr;
+	const char *profile = NULL, *out = NULL, *chain = NULL, *out_dir = NULL;
+	const char *dir = NULL, *pass_file = NULL, *label = NULL;
+	GENERAL_NAMES *sans = NULL;
+	struct signet_ca *ca = NULL;
+	struct job *jobs = NULL;
+	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0;
+
+	memset(&sr, 0, sizeof(sr));
+	if (cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			profile = optarg;
+			break;
+		case 'D':
+			if (cli_parse_days(optarg, &sr.days) < 0) {
+				rc = cli_usage_error("sign", "--days takes a number of days, not '%s'",
+						     optarg);
+				goto out;
+			}
+			break;
+		case 'a':
+			if (signet_san_parse(optarg, &sans, &err) < 0) {
+				rc = cli_fail("sign", &err);
+				goto out;
+			}
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'c':
+			chain = optarg;
+			break;
+		case 'O':
+			out_dir = optarg;
+			break;
+		case 'n':
+			label = optarg;
+			break;
+		case 'i':
+			if (strcmp(optarg, "root") == 0) {
+				use_root = 1;
+			} else if (strcmp(optarg, "intermediate") != 0) {
+				rc = cli_usage_error("sign", "--issuer is root or intermediate");
+				goto out;
+			}
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			pass_file = optarg;
+			break;
+		default:
+			rc = cli_usage_error("sign", "invalid option");
+			goto out;
+		}
+	}
+	njobs = argc - optind;
+	if (njobs == 0) {
+		rc = cli_usage_error("sign", "no CSR given");
+		goto out;
+	}
+	if (profile == NULL) {
+		rc = cli_usage_error("sign", "--profile is required (server, client, peer, sub-ca)");
+		goto out;
+	}
+	if (signet_profile_parse(profile, &sr.profile, &err) < 0) {
+		rc = cli_fail("sign", &err);
+		goto out;
+	}
+	if (njobs > 1 && out_dir == NULL) {
+		rc = cli_usage_error("sign", "several CSRs need --out-dir");
+		goto out;
+	}
+	if (out_dir != NULL && (out != NULL || chain != NULL)) {
+		rc = cli_usage_error("sign", "--out-dir excludes --out and --chain");
+		goto out;
+	}
+	if (njobs > 1 && (label != NULL || sans != NULL)) {
+		rc = cli_usage_error("sign", "--name and --san apply to a single CSR");
+		goto out;
+	}
+	jobs = calloc((size_t)njobs, sizeof(*jobs));
+	if (jobs == NULL) {
+		rc = cli_usage_error("sign", "out of memory");
+		goto out;
+	}
+	/* Parse every CSR before asking for the passphrase. */
+	for (int i = 0; i < njobs; i++) {
+		unsigned char *data = NULL;
+		size_t len = 0;
+		jobs[i].path = argv[optind + i];
+		stem_of(jobs[i].path, jobs[i].stem, sizeof(jobs[i].stem));
+		if (signet_file_read(jobs[i].path, &data, &len, &err) < 0)
+			goto fail;
+		jobs[i].req = signet_csr_parse(data, len, jobs[i].path, &err);
+		free(data);
+		if (jobs[i].req == NULL)
+			goto fail;
+	}
+	if (out_dir != NULL && signet_dir_make(out_dir, 0755, &err) < 0)
+		goto fail;
+	ca = cli_ca_open_unlocked("sign", dir, pass_file, use_root, &rc);
+	if (ca == NULL)
+		goto out;
+
+	if (signet_db_begin(signet_ca_db(ca), &err) < 0)
+		goto fail;
+	in_txn = 1;
+	sr.sans = sans;
+	for (int i = 0; i < njobs; i++) {
+		sr.csr = jobs[i].req;
+		sr.name = label ? label : jobs[i].stem;
+		jobs[i].cert = signet_ca_sign(ca, &sr, &err);
+		if (jobs[i].cert == NULL) {
+			signet_err_prefix(&err, "%s", jobs[i].path);
+			goto fail;
+		}
+	}
+	/* Durable record first; only then hand certificates out. */
+	if (signet_db_commit(signet_ca_db(ca), &err) < 0)
+		goto fail;
+	in_txn = 0;
+
+	if (out_dir == NULL) {
+		if (write_outputs(ca, jobs[0].cert, out ? out : (chain ? NULL : "-"), chain, 0,
+				  &err) < 0)
+			goto fail;
+	} else {
+		for (int i = 0; i < njobs; i++) {
+			char crt[4096], chn[4096], f1[300], f2[310];
+			snprintf(f1, sizeof(f1), "%s.crt", jobs[i].stem);
+			snprintf(f2, sizeof(f2), "%s.chain.pem", jobs[i].stem);
+			if (signet_path_join(crt, sizeof(crt), out_dir, f1, &err) < 0 ||
+			    signet_path_join(chn, sizeof(chn), out_dir, f2, &err) < 0 ||
+			    write_outputs(ca, jobs[i].cert, crt, chn,
+					  njobs > 1 ? SIGNET_WRITE_NOSYNC : 0, &err) < 0)
+				goto fail;
+		}
+		if (njobs > 1) {
+			int fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0 || syncfs(fd) != 0) {
+				signet_err_set(&err, SIGNET_E_IO, "%s: sync failed: %s", out_dir,
+					       strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				goto fail;
+			}
+			close(fd);
+			if (signet_dir_sync(out_dir, &err) < 0)
+				goto fail;
+		}
+		fprintf(stderr, "signet sign: issued %d certificate%s into %s\n", njobs,
+			njobs == 1 ? "" : "s", out_dir);
+	}
+	rc = 0;
+	goto out;
+fail:
+	rc = cli_fail("sign", &err);
+out:
+	if (in_txn)
+		signet_db_rollback(signet_ca_db(ca));
+	for (int i = 0; jobs != NULL && i < njobs; i++) {
+		X509_REQ_free(jobs[i].req);
+		X509_free(jobs[i].cert);
+	}
+	free(jobs);
+	GENERAL_NAMES_free(sans);
+	signet_ca_free(ca);
+	return rc;
+}

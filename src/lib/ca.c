@@ -1,0 +1,738 @@
+/*
+ * ca.c - the CA directory: init, open, unlock, and issuance.
+ *
+ * Issuance order is the invariant that keeps the database honest:
+ *   verify CSR (proof of possession) -> policy (key strength, profile,
+ *   name constraints, validity inside the issuer's) -> build + sign ->
+ *   record in the database -> return.  Nothing is handed out that is not
+ *   recorded; a serial collision (the database refuses it) re-signs with a
+ *   fresh serial.  Serials are 127 random bits from the CSPRNG, positive,
+ *   16 octets at most.
+ *
+ * Constant extensions (AKI, CRL DP, AIA) are encoded once at open time and
+ * copied into each certificate, keeping the hot path to one signature.
+ */
+#include "ext.h"
+
+#include <signet/ca.h>
+#include <signet/cert.h>
+#include <signet/csr.h>
+#include <signet/file.h>
+#include <signet/name.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_FILE "signet.json"
+#define BACKDATE_SECONDS 60 /* tolerate small clock skew between hosts */
+
+struct signet_ca {
+	char dir[4096];
+	json_t *config;
+	X509 *root, *inter;
+	X509 *signer;          /* borrowed: root or inter */
+	EVP_PKEY *signer_key;
+	STACK_OF(X509) *chain; /* what follows a leaf: inter, if any */
+	STACK_OF(X509) *empty; /* the chain when the root signs */
+	struct signet_db *db;
+	char signer_id[65];
+	char *crl_url, *ocsp_url;
+	X509_EXTENSION *aki, *crldp, *aia;
+	int encrypted;
+	int default_days;
+	char **permit_dns;      /* DNS name constraints enforced at issuance */
+	size_t n_permit_dns;
+	char **exclude_dns;
+	size_t n_exclude_dns;
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int random_serial(X509 *x, struct signet_err *err)
+{
+	unsigned char buf[16];
+	BIGNUM *bn = NULL;
+	int rc = -1;
+
+	do {
+		ENSURE_OSSL(RAND_bytes(buf, sizeof(buf)) == 1, err, SIGNET_E_INTERNAL,
+			    "no randomness for the serial number");
+		buf[0] &= 0x7f; /* positive, and at most 16 octets in DER */
+	} while (buf[0] == 0 && buf[1] == 0); /* keep >= 64 random bits in use */
+	bn = BN_bin2bn(buf, sizeof(buf), NULL);
+	ENSURE_OSSL(bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL,
+		    err, SIGNET_E_INTERNAL, "cannot set serial number");
+	rc = 0;
+out:
+	BN_free(bn);
+	return rc;
+}
+
+static void hex(const unsigned char *d, size_t n, char *out, size_t size)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 3 <= size; i++, j += 2)
+		snprintf(out + j, 3, "%02x", d[i]);
+	out[j] = '\0';
+}
+
+static void key_id_hex(X509 *x, char out[65])
+{
+	const ASN1_OCTET_STRING *id = ext_key_id(x);
+	if (id == NULL) {
+		out[0] = '\0';
+		return;
+	}
+	hex(ASN1_STRING_get0_data(id), (size_t)ASN1_STRING_length(id), out, 65);
+}
+
+static int set_validity(X509 *x, time_t now, long seconds, struct signet_err *err)
+{
+	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, -BACKDATE_SECONDS, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), 0, seconds, &now) == NULL)
+		return signet_err_ossl(err, SIGNET_E_INTERNAL, "cannot set validity");
+	return 0;
+}
+
+static int sign_cert(X509 *x, EVP_PKEY *key, struct signet_err *err)
+{
+	if (X509_sign(x, key, signet_key_digest(key)) <= 0)
+		return signet_err_ossl(err, SIGNET_E_INTERNAL, "signing failed");
+	return 0;
+}
+
+static int record_cert(struct signet_db *db, X509 *x, const char *issuer_id,
+		       const char *name, const char *profile, time_t now,
+		       struct signet_err *err)
+{
+	struct signet_record r;
+	char subject[1024], sans[2048];
+	GENERAL_NAMES *gn;
+	unsigned char *der = NULL;
+	int len, rc = -1;
+	time_t nb = 0, na = 0;
+
+	memset(&r, 0, sizeof(r));
+	signet_serial_hex(X509_get0_serialNumber(x), r.serial, sizeof(r.serial));
+	signet_cert_fingerprint(x, r.fingerprint);
+	snprintf(r.issuer, sizeof(r.issuer), "%s", issuer_id);
+	signet_name_format(X509_get_subject_name(x), subject, sizeof(subject));
+	gn = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	sans[0] = '\0';
+	if (gn != NULL)
+		signet_san_format(gn, sans, sizeof(sans));
+	GENERAL_NAMES_free(gn);
+	signet_asn1_time_to_time(X509_get0_notBefore(x), &nb);
+	signet_asn1_time_to_time(X509_get0_notAfter(x), &na);
+	len = i2d_X509(x, &der);
+	ENSURE_OSSL(len > 0, err, SIGNET_E_INTERNAL, "cannot encode certificate");
+	r.name = (char *)name;
+	r.subject = subject;
+	r.sans = sans[0] ? sans : NULL;
+	r.profile = (char *)profile;
+	r.not_before = nb;
+	r.not_after = na;
+	r.issued_at = now;
+	r.der = der;
+	r.der_len = (size_t)len;
+	rc = signet_db_insert(db, &r, err);
+out:
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return rc;
+}
+
+/* ---- init ------------------------------------------------------------- */
+
+static X509 *make_ca_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+			  int days, long pathlen, const struct signet_ca_init_opts *o,
+			  time_t now, struct signet_err *err)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = NULL;
+	X509_EXTENSION *aki = NULL;
+
+	ENSURE(x != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	name = X509_NAME_new();
+	ENSURE_OSSL(name != NULL &&
+			    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+						       (const unsigned char *)cn, -1, -1, 0),
+		    err, SIGNET_E_PARSE, "invalid CA name '%s'", cn);
+	ENSURE_OSSL(X509_set_version(x, X509_VERSION_3) && X509_set_subject_name(x, name) &&
+			    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) &&
+			    X509_set_pubkey(x, key),
+		    err, SIGNET_E_INTERNAL, "cannot build CA certificate");
+	TRY(random_serial(x, err));
+	TRY(set_validity(x, now, (long)days * 86400, err));
+	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0)
+		ENSURE_OSSL(X509_set1_notAfter(x, X509_get0_notAfter(issuer)), err,
+			    SIGNET_E_INTERNAL, "cannot set validity");
+	TRY(ext_add_bc(x, 1, pathlen, err));
+	TRY(ext_add_ku(x, KU_KEY_CERT_SIGN | KU_CRL_SIGN | (issuer ? KU_DIGITAL_SIGNATURE : 0), err));
+	TRY(ext_add_ski(x, err));
+	if (issuer != NULL) {
+		aki = ext_make_aki(issuer, err);
+		TRYP(aki);
+		ENSURE_OSSL(X509_add_ext(x, aki, -1), err, SIGNET_E_INTERNAL, "cannot add AKI");
+	}
+	if (o->n_permit > 0 || o->n_exclude > 0)
+		TRY(ext_add_nc(x, o->permit, o->n_permit, o->exclude, o->n_exclude, err));
+	TRY(sign_cert(x, issuer_key, err));
+	X509_NAME_free(name);
+	X509_EXTENSION_free(aki);
+	return x;
+out:
+	X509_NAME_free(name);
+	X509_EXTENSION_free(aki);
+	X509_free(x);
+	return NULL;
+}
+
+static int write_cert(const char *dir, const char *file, X509 *x, struct signet_err *err)
+{
+	char path[4200], *pem = NULL;
+	size_t len = 0;
+	int rc;
+	TRY(signet_path_join(path, sizeof(path), dir, file, err));
+	TRY(signet_cert_pem_append(x, &pem, &len, err));
+	rc = signet_file_write(path, pem, len, 0644, 0, err);
+	free(pem);
+	return rc;
+out:
+	return -1;
+}
+
+static int write_key(const char *dir, const char *file, EVP_PKEY *k, const char *pass,
+		     struct signet_err *err)
+{
+	char path[4200];
+	if (signet_path_join(path, sizeof(path), dir, file, err) < 0)
+		return -1;
+	return signet_key_save(k, path, pass, err);
+}
+
+static char *derive_inter_name(const char *root)
+{
+	const char *r = strstr(root, "Root");
+	char *out = malloc(strlen(root) + 32);
+	if (out == NULL)
+		return NULL;
+	if (r != NULL)
+		sprintf(out, "%.*sIntermediate%s", (int)(r - root), root, r + 4);
+	else
+		sprintf(out, "%s Intermediate", root);
+	return out;
+}
+
+int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
+{
+	EVP_PKEY *rkey = NULL, *ikey = NULL;
+	X509 *root = NULL, *inter = NULL;
+	struct signet_db *db = NULL;
+	json_t *cfg = NULL, *arr;
+	char path[4200], *iname = NULL, *dump = NULL, rid[65], iid[65];
+	const char *created[6];
+	size_t n_created = 0;
+	int rc = -1, days = o->days ? o->days : 3650;
+	time_t now = time(NULL);
+	struct stat st;
+
+	ENSURE(o->name != NULL && *o->name, err, SIGNET_E_USAGE, "a CA name is required (--name)");
+	ENSURE(strlen(o->name) <= 64, err, SIGNET_E_PARSE, "CA name longer than 64 characters");
+	TRY(signet_path_join(path, sizeof(path), o->dir, CONFIG_FILE, err));
+	ENSURE(stat(path, &st) != 0, err, SIGNET_E_EXISTS,
+	       "%s: already holds a CA (found %s); choose another --dir", o->dir, CONFIG_FILE);
+	if (stat(o->dir, &st) == 0) {
+		char probe[4200];
+		TRY(signet_path_join(probe, sizeof(probe), o->dir, "root.key", err));
+		ENSURE(stat(probe, &st) != 0, err, SIGNET_E_EXISTS,
+		       "%s: holds a root.key but no %s (a broken earlier init?); "
+		       "remove it or choose another --dir", o->dir, CONFIG_FILE);
+	}
+	TRY(signet_dir_make(o->dir, 0700, err));
+
+	rkey = signet_key_generate(o->key_type, err);
+	TRYP(rkey);
+	root = make_ca_cert(rkey, o->name, NULL, rkey, days, -1, o, now, err);
+	TRYP(root);
+	if (o->intermediate) {
+		iname = o->intermediate_name ? strdup(o->intermediate_name)
+					     : derive_inter_name(o->name);
+		ENSURE(iname != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+		ENSURE(strlen(iname) <= 64, err, SIGNET_E_PARSE,
+		       "intermediate name longer than 64 characters");
+		ikey = signet_key_generate(o->key_type, err);
+		TRYP(ikey);
+		inter = make_ca_cert(ikey, iname, root, rkey, days < 1825 ? days : 1825, 0, o,
+				     now, err);
+		TRYP(inter);
+	}
+
+	/* Keys first (0600), then certificates, then the database, and the
+	 * config last: only a complete directory counts as a CA. */
+	TRY(write_key(o->dir, "root.key", rkey, o->pass, err));
+	created[n_created++] = "root.key";
+	TRY(write_cert(o->dir, "root.crt", root, err));
+	created[n_created++] = "root.crt";
+	if (inter != NULL) {
+		TRY(write_key(o->dir, "intermediate.key", ikey, o->pass, err));
+		created[n_created++] = "intermediate.key";
+		TRY(write_cert(o->dir, "intermediate.crt", inter, err));
+		created[n_created++] = "intermediate.crt";
+	}
+
+	cfg = json_object();
+	ENSURE(cfg != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	json_object_set_new(cfg, "version", json_integer(1));
+	json_object_set_new(cfg, "name", json_string(o->name));
+	json_object_set_new(cfg, "key_type", json_string(signet_key_type_name(o->key_type)));
+	json_object_set_new(cfg, "issuer", json_string(inter ? "intermediate" : "root"));
+	json_object_set_new(cfg, "encrypted", json_boolean(o->pass != NULL));
+	json_object_set_new(cfg, "database",
+			    json_string(o->database ? o->database : "sqlite:signet.db"));
+	json_object_set_new(cfg, "default_days", json_integer(365));
+	if (o->crl_url)
+		json_object_set_new(cfg, "crl_url", json_string(o->crl_url));
+	if (o->ocsp_url)
+		json_object_set_new(cfg, "ocsp_url", json_string(o->ocsp_url));
+	arr = json_array();
+	for (size_t i = 0; i < o->n_permit; i++)
+		json_array_append_new(arr, json_string(o->permit[i]));
+	json_object_set_new(cfg, "permit", arr);
+	arr = json_array();
+	for (size_t i = 0; i < o->n_exclude; i++)
+		json_array_append_new(arr, json_string(o->exclude[i]));
+	json_object_set_new(cfg, "exclude", arr);
+
+	if (o->database == NULL) {
+		TRY(signet_path_join(path, sizeof(path), o->dir, "signet.db", err));
+		db = signet_db_open(path, err);
+		created[n_created++] = "signet.db";
+	} else {
+		db = signet_db_open(o->database, err);
+	}
+	TRYP(db);
+	key_id_hex(root, rid);
+	TRY(signet_db_begin(db, err));
+	if (record_cert(db, root, rid, "root", "root", now, err) < 0 ||
+	    (inter != NULL &&
+	     record_cert(db, inter, rid, "intermediate", "intermediate", now, err) < 0)) {
+		signet_db_rollback(db);
+		goto out;
+	}
+	TRY(signet_db_commit(db, err));
+	(void)iid;
+
+	dump = json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	ENSURE(dump != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	TRY(signet_path_join(path, sizeof(path), o->dir, CONFIG_FILE, err));
+	{
+		size_t dl = strlen(dump);
+		dump[dl] = '\n';
+		rc = signet_file_write(path, dump, dl + 1, 0644, SIGNET_WRITE_EXCL, err);
+		dump[dl] = '\0';
+	}
+out:
+	if (rc < 0) {
+		/* Leave no half CA behind: remove what this call created. */
+		for (size_t i = 0; i < n_created; i++) {
+			char p[4200];
+			if (signet_path_join(p, sizeof(p), o->dir, created[i], NULL) == 0) {
+				unlink(p);
+				if (strcmp(created[i], "signet.db") == 0) {
+					char q[4300];
+					snprintf(q, sizeof(q), "%s-wal", p);
+					unlink(q);
+					snprintf(q, sizeof(q), "%s-shm", p);
+					unlink(q);
+				}
+			}
+		}
+		rmdir(o->dir); /* only succeeds when it is empty */
+	}
+	signet_db_close(db);
+	free(dump);
+	json_decref(cfg);
+	free(iname);
+	X509_free(root);
+	X509_free(inter);
+	EVP_PKEY_free(rkey);
+	EVP_PKEY_free(ikey);
+	return rc;
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+static char *cfg_str(json_t *cfg, const char *key)
+{
+	json_t *v = json_object_get(cfg, key);
+	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static int cfg_list(json_t *cfg, const char *key, const char *prefix, char ***out,
+		    size_t *n)
+{
+	json_t *arr = json_object_get(cfg, key), *v;
+	size_t i, pl = strlen(prefix);
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(arr))
+		return 0;
+	*out = calloc(json_array_size(arr) + 1, sizeof(char *));
+	if (*out == NULL)
+		return -1;
+	json_array_foreach(arr, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (s != NULL && strncmp(s, prefix, pl) == 0)
+			(*out)[(*n)++] = strdup(s + pl);
+	}
+	return 0;
+}
+
+struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
+{
+	struct signet_ca *ca = calloc(1, sizeof(*ca));
+	char path[4200], *dbspec = NULL;
+	json_error_t jerr;
+	json_t *v;
+	struct stat st;
+
+	ENSURE(ca != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	snprintf(ca->dir, sizeof(ca->dir), "%s", dir);
+	TRY(signet_path_join(path, sizeof(path), dir, CONFIG_FILE, err));
+	ENSURE(stat(path, &st) == 0, err, SIGNET_E_NOCA,
+	       "%s: not a signet CA directory (no %s); run `signet init --dir %s` first, "
+	       "or pass --dir / set $SIGNET_DIR", dir, CONFIG_FILE, dir);
+	ca->config = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	ENSURE(ca->config != NULL && json_is_object(ca->config), err, SIGNET_E_PARSE,
+	       "%s: malformed configuration: %s (line %d)", path,
+	       ca->config ? "not a JSON object" : jerr.text, jerr.line);
+	v = json_object_get(ca->config, "version");
+	ENSURE(json_integer_value(v) == 1, err, SIGNET_E_PARSE,
+	       "%s: unsupported configuration version", path);
+	ca->encrypted = json_is_true(json_object_get(ca->config, "encrypted"));
+	v = json_object_get(ca->config, "default_days");
+	ca->default_days = json_is_integer(v) && json_integer_value(v) > 0
+				   ? (int)json_integer_value(v) : 365;
+	ca->crl_url = cfg_str(ca->config, "crl_url");
+	ca->ocsp_url = cfg_str(ca->config, "ocsp_url");
+	ENSURE(cfg_list(ca->config, "permit", "dns:", &ca->permit_dns, &ca->n_permit_dns) == 0 &&
+		       cfg_list(ca->config, "exclude", "dns:", &ca->exclude_dns,
+				&ca->n_exclude_dns) == 0,
+	       err, SIGNET_E_INTERNAL, "out of memory");
+
+	TRY(signet_path_join(path, sizeof(path), dir, "root.crt", err));
+	ca->root = signet_cert_load(path, err);
+	TRYP(ca->root);
+	ca->chain = sk_X509_new_null();
+	ca->empty = sk_X509_new_null();
+	ENSURE(ca->chain != NULL && ca->empty != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	v = json_object_get(ca->config, "issuer");
+	if (json_is_string(v) && strcmp(json_string_value(v), "intermediate") == 0) {
+		TRY(signet_path_join(path, sizeof(path), dir, "intermediate.crt", err));
+		ca->inter = signet_cert_load(path, err);
+		TRYP(ca->inter);
+		ENSURE(sk_X509_push(ca->chain, ca->inter) > 0 && X509_up_ref(ca->inter), err,
+		       SIGNET_E_INTERNAL, "out of memory");
+	}
+	ca->signer = ca->inter ? ca->inter : ca->root;
+	key_id_hex(ca->signer, ca->signer_id);
+
+	dbspec = cfg_str(ca->config, "database");
+	if (dbspec == NULL || strcmp(dbspec, "sqlite:signet.db") == 0) {
+		TRY(signet_path_join(path, sizeof(path), dir, "signet.db", err));
+		ca->db = signet_db_open(path, err);
+	} else if (strncmp(dbspec, "sqlite:", 7) == 0 && dbspec[7] != '/') {
+		TRY(signet_path_join(path, sizeof(path), dir, dbspec + 7, err));
+		ca->db = signet_db_open(path, err);
+	} else {
+		ca->db = signet_db_open(dbspec, err);
+	}
+	TRYP(ca->db);
+	free(dbspec);
+	return ca;
+out:
+	free(dbspec);
+	signet_ca_free(ca);
+	return NULL;
+}
+
+static void free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+void signet_ca_free(struct signet_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	json_decref(ca->config);
+	X509_free(ca->root);
+	X509_free(ca->inter);
+	EVP_PKEY_free(ca->signer_key);
+	sk_X509_pop_free(ca->chain, X509_free);
+	sk_X509_free(ca->empty);
+	signet_db_close(ca->db);
+	free(ca->crl_url);
+	free(ca->ocsp_url);
+	X509_EXTENSION_free(ca->aki);
+	X509_EXTENSION_free(ca->crldp);
+	X509_EXTENSION_free(ca->aia);
+	free_list(ca->permit_dns, ca->n_permit_dns);
+	free_list(ca->exclude_dns, ca->n_exclude_dns);
+	free(ca);
+}
+
+int signet_ca_encrypted(const struct signet_ca *ca)
+{
+	return ca->encrypted;
+}
+
+int signet_ca_unlock(struct signet_ca *ca, enum signet_ca_signer which, const char *pass,
+		     struct signet_err *err)
+{
+	char path[4200];
+	EVP_PKEY *key;
+
+	if (which == SIGNET_CA_ROOT)
+		ca->signer = ca->root;
+	TRY(signet_path_join(path, sizeof(path), ca->dir,
+			     ca->signer == ca->root ? "root.key" : "intermediate.key", err));
+	key = signet_key_load(path, pass, err);
+	TRYP(key);
+	if (!signet_key_matches(key, X509_get0_pubkey(ca->signer))) {
+		EVP_PKEY_free(key);
+		return signet_err_set(err, SIGNET_E_PARSE,
+				      "%s does not match the CA certificate's public key", path);
+	}
+	EVP_PKEY_free(ca->signer_key);
+	ca->signer_key = key;
+	key_id_hex(ca->signer, ca->signer_id);
+	X509_EXTENSION_free(ca->aki);
+	X509_EXTENSION_free(ca->crldp);
+	X509_EXTENSION_free(ca->aia);
+	ca->crldp = ca->aia = NULL;
+	ca->aki = ext_make_aki(ca->signer, err);
+	TRYP(ca->aki);
+	if (ca->crl_url != NULL)
+		TRYP(ca->crldp = ext_make_crldp(ca->crl_url, err));
+	if (ca->ocsp_url != NULL)
+		TRYP(ca->aia = ext_make_aia(ca->ocsp_url, NULL, err));
+	return 0;
+out:
+	return -1;
+}
+
+/* ---- issuance --------------------------------------------------------- */
+
+/* Does DNS name n fall under constraint c (".example.com" or "example.com")? */
+static int dns_within(const char *n, const char *c)
+{
+	size_t nl = strlen(n), cl = strlen(c);
+	if (n[0] == '*' && n[1] == '.') {
+		n += 2;
+		nl -= 2;
+	}
+	if (c[0] == '.') {
+		c++;
+		cl--;
+		return nl > cl && n[nl - cl - 1] == '.' && strcasecmp(n + nl - cl, c) == 0;
+	}
+	return strcasecmp(n, c) == 0 ||
+	       (nl > cl && n[nl - cl - 1] == '.' && strcasecmp(n + nl - cl, c) == 0);
+}
+
+static int check_names(const struct signet_ca *ca, const GENERAL_NAMES *names,
+		       struct signet_err *err)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		char dns[256];
+		int len, ok;
+		if (gn->type != GEN_DNS)
+			continue;
+		len = ASN1_STRING_length(gn->d.dNSName);
+		if (len <= 0 || len >= (int)sizeof(dns) ||
+		    memchr(ASN1_STRING_get0_data(gn->d.dNSName), 0, (size_t)len) != NULL)
+			return signet_err_set(err, SIGNET_E_PARSE, "SAN holds a malformed DNS name");
+		memcpy(dns, ASN1_STRING_get0_data(gn->d.dNSName), (size_t)len);
+		dns[len] = '\0';
+		if (!signet_dns_name_valid(dns, 1))
+			return signet_err_set(err, SIGNET_E_PARSE,
+					      "SAN dns:%s is not a valid DNS name", dns);
+		ok = ca->n_permit_dns == 0;
+		for (size_t j = 0; j < ca->n_permit_dns && !ok; j++)
+			ok = dns_within(dns, ca->permit_dns[j]);
+		if (!ok)
+			return signet_err_set(err, SIGNET_E_POLICY,
+					      "SAN dns:%s is outside the CA's permitted names", dns);
+		for (size_t j = 0; j < ca->n_exclude_dns; j++)
+			if (dns_within(dns, ca->exclude_dns[j]))
+				return signet_err_set(err, SIGNET_E_POLICY,
+						      "SAN dns:%s is excluded by the CA's name constraints",
+						      dns);
+	}
+	return 0;
+}
+
+static int count_type(const GENERAL_NAMES *names, int t1, int t2)
+{
+	int n = 0;
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		int t = sk_GENERAL_NAME_value(names, i)->type;
+		if (t == t1 || t == t2)
+			n++;
+	}
+	return n;
+}
+
+static int apply_profile(X509 *x, enum signet_profile p, EVP_PKEY *pub, struct signet_err *err)
+{
+	static const int server_eku[] = { NID_server_auth };
+	static const int client_eku[] = { NID_client_auth };
+	static const int peer_eku[] = { NID_server_auth, NID_client_auth };
+	unsigned ku = KU_DIGITAL_SIGNATURE;
+
+	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA && p != SIGNET_PROFILE_CLIENT)
+		ku |= KU_KEY_ENCIPHERMENT; /* TLS 1.2 RSA key exchange */
+	switch (p) {
+	case SIGNET_PROFILE_SERVER:
+		TRY(ext_add_bc(x, 0, -1, err));
+		TRY(ext_add_ku(x, ku, err));
+		return ext_add_eku(x, server_eku, 1, err);
+	case SIGNET_PROFILE_CLIENT:
+		TRY(ext_add_bc(x, 0, -1, err));
+		TRY(ext_add_ku(x, ku, err));
+		return ext_add_eku(x, client_eku, 1, err);
+	case SIGNET_PROFILE_PEER:
+		TRY(ext_add_bc(x, 0, -1, err));
+		TRY(ext_add_ku(x, ku, err));
+		return ext_add_eku(x, peer_eku, 2, err);
+	case SIGNET_PROFILE_SUBCA:
+		TRY(ext_add_bc(x, 1, 0, err));
+		return ext_add_ku(x, KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE, err);
+	}
+out:
+	return -1;
+}
+
+/* Largest pathlen a certificate signed by signer may carry: -2 = none. */
+static long signer_allows_ca(X509 *signer)
+{
+	long pl = X509_get_pathlen(signer);
+	return pl; /* -1: unlimited, 0: cannot sign CAs */
+}
+
+X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
+		     struct signet_err *err)
+{
+	X509 *x = NULL;
+	EVP_PKEY *pub;
+	GENERAL_NAMES *csr_sans = NULL;
+	const GENERAL_NAMES *sans;
+	time_t now = r->now ? r->now : time(NULL);
+	int days = r->days ? r->days : ca->default_days;
+	const X509_NAME *subj;
+	char cn[256] = "";
+
+	ENSURE(ca->signer_key != NULL, err, SIGNET_E_INTERNAL,
+	       "the CA key is not unlocked");
+	TRY(signet_csr_verify(r->csr, err));
+	pub = X509_REQ_get0_pubkey(r->csr);
+	TRY(signet_key_check_strength(pub, err));
+	subj = X509_REQ_get_subject_name(r->csr);
+	X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, cn, sizeof(cn));
+	ERR_clear_error();
+	if (r->sans != NULL) {
+		sans = r->sans;
+	} else {
+		csr_sans = signet_csr_sans(r->csr);
+		sans = csr_sans;
+	}
+	if (r->profile == SIGNET_PROFILE_SERVER || r->profile == SIGNET_PROFILE_PEER)
+		ENSURE(sans != NULL && count_type(sans, GEN_DNS, GEN_IPADD) > 0, err,
+		       SIGNET_E_POLICY,
+		       "a %s certificate needs at least one dns: or ip: SAN "
+		       "(clients ignore the CN); add --san dns:NAME",
+		       signet_profile_name(r->profile));
+	if (r->profile == SIGNET_PROFILE_SUBCA) {
+		ENSURE(cn[0] != '\0', err, SIGNET_E_POLICY, "a sub-CA needs a CN in its subject");
+		ENSURE(signer_allows_ca(ca->signer) != 0, err, SIGNET_E_POLICY,
+		       "the issuing CA has pathlen:0 and cannot sign a sub-CA; "
+		       "sign with the root (--issuer root)");
+	} else {
+		ENSURE(cn[0] != '\0' || (sans != NULL && sk_GENERAL_NAME_num(sans) > 0), err,
+		       SIGNET_E_POLICY, "the request has neither a CN nor any SAN to certify");
+	}
+	if (sans != NULL)
+		TRY(check_names(ca, sans, err));
+	ENSURE(days >= 1 && days <= 36500, err, SIGNET_E_USAGE, "validity of %d days is out of range",
+	       days);
+
+	for (int attempt = 0;; attempt++) {
+		x = X509_new();
+		ENSURE(x != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+		ENSURE_OSSL(X509_set_version(x, X509_VERSION_3) &&
+				    X509_set_subject_name(x, subj) &&
+				    X509_set_issuer_name(x, X509_get_subject_name(ca->signer)) &&
+				    X509_set_pubkey(x, pub),
+			    err, SIGNET_E_INTERNAL, "cannot build certificate");
+		TRY(random_serial(x, err));
+		TRY(set_validity(x, now, (long)days * 86400, err));
+		ENSURE(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->signer)) <= 0,
+		       err, SIGNET_E_POLICY,
+		       "%d days would outlive the issuing CA certificate; ask for fewer --days",
+		       days);
+		TRY(apply_profile(x, r->profile, pub, err));
+		TRY(ext_add_ski(x, err));
+		ENSURE_OSSL(X509_add_ext(x, ca->aki, -1), err, SIGNET_E_INTERNAL, "cannot add AKI");
+		if (sans != NULL && sk_GENERAL_NAME_num(sans) > 0)
+			TRY(ext_add_san(x, sans, err));
+		if (ca->crldp != NULL)
+			ENSURE_OSSL(X509_add_ext(x, ca->crldp, -1), err, SIGNET_E_INTERNAL,
+				    "cannot add CRL distribution point");
+		if (ca->aia != NULL)
+			ENSURE_OSSL(X509_add_ext(x, ca->aia, -1), err, SIGNET_E_INTERNAL,
+				    "cannot add authority information access");
+		TRY(sign_cert(x, ca->signer_key, err));
+		if (record_cert(ca->db, x, ca->signer_id, r->name,
+				signet_profile_name(r->profile), now, err) == 0)
+			break;
+		/* A serial collision (2^-127 odds) gets a fresh serial. */
+		if (err->code != SIGNET_E_EXISTS || attempt >= 3)
+			goto out;
+		X509_free(x);
+		x = NULL;
+	}
+	GENERAL_NAMES_free(csr_sans);
+	return x;
+out:
+	GENERAL_NAMES_free(csr_sans);
+	X509_free(x);
+	return NULL;
+}
+
+/* ---- accessors -------------------------------------------------------- */
+
+const char *signet_ca_dir(const struct signet_ca *ca) { return ca->dir; }
+X509 *signet_ca_root(const struct signet_ca *ca) { return ca->root; }
+X509 *signet_ca_signer_cert(const struct signet_ca *ca) { return ca->signer; }
+EVP_PKEY *signet_ca_signer_key(const struct signet_ca *ca) { return ca->signer_key; }
+STACK_OF(X509) *signet_ca_chain(const struct signet_ca *ca)
+{
+	return ca->signer == ca->root ? ca->empty : ca->chain;
+}
+struct signet_db *signet_ca_db(const struct signet_ca *ca) { return ca->db; }
+const char *signet_ca_signer_id(const struct signet_ca *ca) { return ca->signer_id; }
+const char *signet_ca_crl_url(const struct signet_ca *ca) { return ca->crl_url; }
+const char *signet_ca_ocsp_url(const struct signet_ca *ca) { return ca->ocsp_url; }

@@ -1,0 +1,512 @@
+/*
+ * db_sqlite.c - the embedded SQLite backend (the default).
+ *
+ * WAL mode with synchronous=FULL: a commit is on disk when it returns, and
+ * readers never block the writer.  Several signet processes may share one
+ * file; writers serialise through BEGIN IMMEDIATE and a busy timeout.
+ * The schema is versioned with PRAGMA user_version and upgraded by the
+ * ordered migrations below, each in its own transaction.
+ * Hot statements (insert) are prepared once per connection.
+ */
+#include "db_internal.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sqlite_db {
+	struct signet_db base;
+	sqlite3 *h;
+	sqlite3_stmt *insert;
+	int in_txn;
+	char path[4096];
+};
+
+static const char *const migrations[] = {
+	/* 1: certificates, counters */
+	"CREATE TABLE certs ("
+	" serial TEXT PRIMARY KEY,"
+	" fingerprint TEXT NOT NULL UNIQUE,"
+	" issuer TEXT NOT NULL,"
+	" name TEXT,"
+	" subject TEXT NOT NULL,"
+	" sans TEXT,"
+	" profile TEXT NOT NULL,"
+	" not_before INTEGER NOT NULL,"
+	" not_after INTEGER NOT NULL,"
+	" issued_at INTEGER NOT NULL,"
+	" status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1)),"
+	" revoked_at INTEGER,"
+	" reason INTEGER,"
+	" invalidity_date INTEGER,"
+	" der BLOB NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX certs_name ON certs(name);"
+	"CREATE INDEX certs_status ON certs(status, not_after);"
+	"CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static int fail(struct sqlite_db *d, struct signet_err *err, const char *what)
+{
+	return signet_err_set(err, SIGNET_E_DB, "%s: %s: %s", d->path, what,
+			      sqlite3_errmsg(d->h));
+}
+
+static int exec(struct sqlite_db *d, const char *sql, struct signet_err *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		signet_err_set(err, SIGNET_E_DB, "%s: %s", d->path, msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(struct sqlite_db *d, struct signet_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, err, "cannot read schema version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SCHEMA_VERSION)
+		return signet_err_set(err, SIGNET_E_DB,
+				      "%s: database schema version %d is newer than this "
+				      "signet understands (%d): upgrade signet",
+				      d->path, version, SCHEMA_VERSION);
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char pragma[64];
+		if (exec(d, "BEGIN IMMEDIATE", err) < 0)
+			return -1;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if (exec(d, migrations[v], err) < 0 || exec(d, pragma, err) < 0) {
+			exec(d, "ROLLBACK", NULL);
+			return -1;
+		}
+		if (exec(d, "COMMIT", err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void s_close(struct signet_db *db)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	if (d->in_txn)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(d->insert);
+	sqlite3_close(d->h);
+	free(d);
+}
+
+static int s_begin(struct signet_db *db, struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	if (exec(d, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	d->in_txn = 1;
+	return 0;
+}
+
+static int s_commit(struct signet_db *db, struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	if (exec(d, "COMMIT", err) < 0) {
+		exec(d, "ROLLBACK", NULL);
+		d->in_txn = 0;
+		return -1;
+	}
+	d->in_txn = 0;
+	return 0;
+}
+
+static void s_rollback(struct signet_db *db)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	if (d->in_txn)
+		exec(d, "ROLLBACK", NULL);
+	d->in_txn = 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int s_insert(struct signet_db *db, const struct signet_record *r,
+		    struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (d->insert == NULL &&
+	    sqlite3_prepare_v3(d->h,
+			       "INSERT INTO certs (serial, fingerprint, issuer, name, subject,"
+			       " sans, profile, not_before, not_after, issued_at, der)"
+			       " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &d->insert, NULL) != SQLITE_OK)
+		return fail(d, err, "cannot prepare insert");
+	st = d->insert;
+	bind_text(st, 1, r->serial);
+	bind_text(st, 2, r->fingerprint);
+	bind_text(st, 3, r->issuer);
+	bind_text(st, 4, r->name);
+	bind_text(st, 5, r->subject ? r->subject : "");
+	bind_text(st, 6, r->sans);
+	bind_text(st, 7, r->profile ? r->profile : "");
+	sqlite3_bind_int64(st, 8, r->not_before);
+	sqlite3_bind_int64(st, 9, r->not_after);
+	sqlite3_bind_int64(st, 10, r->issued_at);
+	sqlite3_bind_blob(st, 11, r->der, (int)r->der_len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return signet_err_set(err, SIGNET_E_EXISTS,
+				      "serial %s is already in the CA database", r->serial);
+	if (rc != SQLITE_DONE)
+		return fail(d, err, "cannot record certificate");
+	return 0;
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	return s ? strdup((const char *)s) : NULL;
+}
+
+static void copy_fixed(char *dst, size_t size, sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	snprintf(dst, size, "%s", s ? (const char *)s : "");
+}
+
+#define RECORD_COLS                                                            \
+	"serial, fingerprint, issuer, name, subject, sans, profile, not_before,"   \
+	" not_after, issued_at, status, revoked_at, reason, invalidity_date"
+
+static void row_to_record(sqlite3_stmt *st, struct signet_record *r, int with_der)
+{
+	copy_fixed(r->serial, sizeof(r->serial), st, 0);
+	copy_fixed(r->fingerprint, sizeof(r->fingerprint), st, 1);
+	copy_fixed(r->issuer, sizeof(r->issuer), st, 2);
+	r->name = col_strdup(st, 3);
+	r->subject = col_strdup(st, 4);
+	r->sans = col_strdup(st, 5);
+	r->profile = col_strdup(st, 6);
+	r->not_before = sqlite3_column_int64(st, 7);
+	r->not_after = sqlite3_column_int64(st, 8);
+	r->issued_at = sqlite3_column_int64(st, 9);
+	r->status = sqlite3_column_int(st, 10);
+	r->revoked_at = sqlite3_column_int64(st, 11);
+	r->reason = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 12);
+	r->invalidity_date = sqlite3_column_int64(st, 13);
+	if (with_der) {
+		int n = sqlite3_column_bytes(st, 14);
+		const void *b = sqlite3_column_blob(st, 14);
+		r->der = n > 0 ? malloc((size_t)n) : NULL;
+		if (r->der != NULL) {
+			memcpy(r->der, b, (size_t)n);
+			r->der_len = (size_t)n;
+		}
+	}
+}
+
+static int s_get(struct signet_db *db, const char *serial, const char *name,
+		 struct signet_record *out, struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(d->h,
+			       serial ? "SELECT " RECORD_COLS ", der FROM certs WHERE serial = ?"
+				      : "SELECT " RECORD_COLS ", der FROM certs WHERE name = ?"
+					" ORDER BY issued_at DESC, serial DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, err, "cannot prepare lookup");
+	sqlite3_bind_text(st, 1, serial ? serial : name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row_to_record(st, out, 1);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return signet_err_set(err, SIGNET_E_NOTFOUND, "not found");
+	return fail(d, err, "lookup failed");
+}
+
+static int s_list(struct signet_db *db, const struct signet_db_filter *f,
+		  int (*cb)(const struct signet_record *, void *), void *ctx,
+		  struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st = NULL;
+	char sql[512];
+	int rc, n = 1;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT " RECORD_COLS "%s FROM certs WHERE 1=1%s%s%s%s"
+		 " ORDER BY issued_at, serial",
+		 f->with_der ? ", der" : "",
+		 f->status == SIGNET_STATUS_VALID     ? " AND status = 0 AND not_after >= ?1"
+		 : f->status == SIGNET_STATUS_REVOKED ? " AND status = 1 AND ?1 = ?1"
+		 : f->status == SIGNET_STATUS_EXPIRED ? " AND status = 0 AND not_after < ?1"
+						      : " AND ?1 = ?1",
+		 f->expiring_before ? " AND status = 0 AND not_after >= ?1 AND not_after < ?2"
+				    : " AND ?2 = ?2",
+		 f->issuer ? " AND issuer = ?3" : "", "");
+	if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(d, err, "cannot prepare list");
+	sqlite3_bind_int64(st, 1, f->now);
+	sqlite3_bind_int64(st, 2, f->expiring_before);
+	if (f->issuer)
+		sqlite3_bind_text(st, 3, f->issuer, -1, SQLITE_STATIC);
+	(void)n;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct signet_record r;
+		int stop;
+		memset(&r, 0, sizeof(r));
+		row_to_record(st, &r, f->with_der);
+		if (r.status == SIGNET_STATUS_VALID && r.not_after < f->now)
+			r.status = SIGNET_STATUS_EXPIRED;
+		stop = cb(&r, ctx);
+		signet_record_clear(&r);
+		if (stop) {
+			sqlite3_finalize(st);
+			return stop;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(d, err, "list failed");
+	return 0;
+}
+
+static int s_revoke(struct signet_db *db, const char *serial, int reason,
+		    int64_t revoked_at, int64_t invalidity, struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, own_txn = !d->in_txn, status, old_reason;
+
+	if (own_txn && s_begin(db, err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(d->h, "SELECT status, reason FROM certs WHERE serial = ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		fail(d, err, "cannot prepare revoke");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		signet_err_set(err, SIGNET_E_NOTFOUND,
+			       "serial %s is not in the CA database", serial);
+		goto out;
+	}
+	status = sqlite3_column_int(st, 0);
+	old_reason = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (reason == SIGNET_REASON_REMOVE_FROM_CRL) {
+		if (status != SIGNET_STATUS_REVOKED ||
+		    old_reason != SIGNET_REASON_CERTIFICATE_HOLD) {
+			signet_err_set(err, SIGNET_E_EXISTS,
+				       "serial %s is not on hold, so removeFromCRL does not apply",
+				       serial);
+			goto out;
+		}
+		if (sqlite3_prepare_v2(d->h,
+				       "UPDATE certs SET status = 0, revoked_at = NULL,"
+				       " reason = NULL, invalidity_date = NULL WHERE serial = ?",
+				       -1, &st, NULL) != SQLITE_OK) {
+			fail(d, err, "cannot prepare release");
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+	} else {
+		if (status == SIGNET_STATUS_REVOKED &&
+		    !(old_reason == SIGNET_REASON_CERTIFICATE_HOLD &&
+		      reason != SIGNET_REASON_CERTIFICATE_HOLD)) {
+			signet_err_set(err, SIGNET_E_EXISTS, "serial %s is already revoked",
+				       serial);
+			goto out;
+		}
+		if (sqlite3_prepare_v2(d->h,
+				       "UPDATE certs SET status = 1, revoked_at = ?, reason = ?,"
+				       " invalidity_date = ? WHERE serial = ?",
+				       -1, &st, NULL) != SQLITE_OK) {
+			fail(d, err, "cannot prepare revoke");
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, revoked_at);
+		sqlite3_bind_int(st, 2, reason);
+		if (invalidity)
+			sqlite3_bind_int64(st, 3, invalidity);
+		else
+			sqlite3_bind_null(st, 3);
+		sqlite3_bind_text(st, 4, serial, -1, SQLITE_STATIC);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		fail(d, err, "cannot record revocation");
+		goto out;
+	}
+	if (own_txn) {
+		own_txn = 0;
+		if (s_commit(db, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	if (own_txn)
+		s_rollback(db);
+	return rc;
+}
+
+static int s_each_revoked(struct signet_db *db, const char *issuer,
+			  int (*cb)(const struct signet_revoked *, void *), void *ctx,
+			  struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(d->h,
+			       issuer ? "SELECT serial, revoked_at, reason, invalidity_date"
+					" FROM certs WHERE status = 1 AND issuer = ?"
+				      : "SELECT serial, revoked_at, reason, invalidity_date"
+					" FROM certs WHERE status = 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, err, "cannot prepare revoked walk");
+	if (issuer)
+		sqlite3_bind_text(st, 1, issuer, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct signet_revoked r;
+		int stop;
+		r.serial = (const char *)sqlite3_column_text(st, 0);
+		r.revoked_at = sqlite3_column_int64(st, 1);
+		r.reason = sqlite3_column_int(st, 2);
+		r.invalidity_date = sqlite3_column_int64(st, 3);
+		stop = cb(&r, ctx);
+		if (stop) {
+			sqlite3_finalize(st);
+			return stop;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(d, err, "revoked walk failed");
+	return 0;
+}
+
+static int s_counter_next(struct signet_db *db, const char *name, int64_t *value,
+			  struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, own_txn = !d->in_txn;
+
+	if (own_txn && s_begin(db, err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(d->h,
+			       "INSERT INTO counters (name, value) VALUES (?, 1)"
+			       " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+			       " RETURNING value",
+			       -1, &st, NULL) != SQLITE_OK) {
+		fail(d, err, "cannot prepare counter");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		fail(d, err, "cannot advance counter");
+		goto out;
+	}
+	*value = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (own_txn) {
+		own_txn = 0;
+		if (s_commit(db, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	if (own_txn)
+		s_rollback(db);
+	return rc;
+}
+
+static int s_check(struct signet_db *db, struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, err, "cannot run integrity check");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ok = strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+	sqlite3_finalize(st);
+	if (!ok)
+		return signet_err_set(err, SIGNET_E_DB, "%s: integrity check failed", d->path);
+	return 0;
+}
+
+static const struct signet_db_ops sqlite_ops = {
+	.close = s_close,
+	.begin = s_begin,
+	.commit = s_commit,
+	.rollback = s_rollback,
+	.insert = s_insert,
+	.get = s_get,
+	.list = s_list,
+	.revoke = s_revoke,
+	.each_revoked = s_each_revoked,
+	.counter_next = s_counter_next,
+	.check = s_check,
+};
+
+struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err)
+{
+	struct sqlite_db *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	d->base.ops = &sqlite_ops;
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	if (sqlite3_open_v2(path, &d->h,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		signet_err_set(err, SIGNET_E_DB, "%s: cannot open database: %s", path,
+			       d->h ? sqlite3_errmsg(d->h) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(d->h, 10000);
+	if (exec(d, "PRAGMA journal_mode = WAL", err) < 0 ||
+	    exec(d, "PRAGMA synchronous = FULL", err) < 0 ||
+	    exec(d, "PRAGMA foreign_keys = ON", err) < 0)
+		goto fail;
+	if (migrate(d, err) < 0)
+		goto fail;
+	return &d->base;
+fail:
+	sqlite3_close(d->h);
+	free(d);
+	return NULL;
+}
