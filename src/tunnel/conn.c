@@ -190,6 +190,14 @@ static void conn_finish(struct conn *c)
 	else
 		atomic_fetch_add_explicit(&m->completed, 1, memory_order_relaxed);
 	log_conn(c);
+	if (c->tls != NULL && c->reason == R_NONE) {
+		/* A clean end: say so with close_notify (best effort, the
+		 * socket is non-blocking and the output already flushed). */
+		SSL *ssl = bufferevent_openssl_get_ssl(c->tls);
+		if (ssl != NULL && SSL_is_init_finished(ssl))
+			SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->down != NULL)
@@ -379,6 +387,17 @@ static void handshake_done(struct conn *c)
 
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 
+/* A non-blocking TCP socket with Nagle off (handshake flights and small
+ * requests must not wait for delayed ACKs), for the side we connect. */
+static int upstream_socket(const struct sockaddr *to)
+{
+	int fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
 /* Server mode: the client is verified; connect to the backend. */
 static void connect_backend(struct conn *c)
 {
@@ -387,10 +406,13 @@ static void connect_backend(struct conn *c)
 	const struct sockaddr *to = tunnel_to_addr(t, &len);
 	SSL *ssl = bufferevent_openssl_get_ssl(c->tls);
 
+	int fd = upstream_socket(to);
+
 	c->state = S_CONNECTING;
-	c->up = bufferevent_socket_new(c->w->base, -1,
-				       BEV_OPT_CLOSE_ON_FREE);
+	c->up = fd < 0 ? NULL : bufferevent_socket_new(c->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->up == NULL) {
+		if (fd >= 0)
+			evutil_closesocket(fd);
 		set_reason(c, R_INTERNAL, "out of memory");
 		conn_finish(c);
 		return;
@@ -429,9 +451,6 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			else
 				start_relay(c);
 		} else if (server && bev == c->up) {
-			int one = 1;
-			setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
-				   &one, sizeof(one));
 			start_relay(c);
 		}
 		return;
@@ -461,7 +480,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && c->state != S_CLOSING) {
-		/* A reset or TLS error mid-stream: nothing sensible to flush. */
+		/* A reset or TLS error mid-stream.  What arrived intact before
+		 * it is still delivered to the other side. */
 		int e = EVUTIL_SOCKET_ERROR();
 		unsigned long ossl = bev == c->tls ? bufferevent_get_openssl_error(bev) : 0;
 		if (ossl != 0) {
@@ -470,17 +490,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 								 : "unknown");
 			while (bufferevent_get_openssl_error(bev) != 0)
 				;
-		} else if (e == ECONNRESET || e == EPIPE) {
-			/* An abrupt close by a peer is a normal end for many
-			 * protocols; flush what we have and finish. */
-			conn_close_after_flush(c, bev);
-			return;
-		} else {
+		} else if (e != ECONNRESET && e != EPIPE) {
+			/* (a reset is a normal, if abrupt, end for many protocols) */
 			set_reason(c, R_TLS_ERROR, "%s: %s",
 				   bev == c->down ? "client side" : "upstream side",
 				   evutil_socket_error_to_string(e));
 		}
-		conn_finish(c);
+		conn_close_after_flush(c, bev);
 		return;
 	}
 	if (c->state == S_CLOSING) {
@@ -717,10 +733,16 @@ void tunnel_conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 		bufferevent_enable(c->down, EV_READ);
 		if (inet_pton(AF_INET, sni, ipbuf) != 1 && inet_pton(AF_INET6, sni, ipbuf) != 1)
 			SSL_set_tlsext_host_name(ssl, sni);
-		c->up = bufferevent_openssl_socket_new(w->base, -1, ssl,
-						       BUFFEREVENT_SSL_CONNECTING,
-						       BEV_OPT_CLOSE_ON_FREE);
+		int ufd = upstream_socket(to);
+		c->up = ufd < 0 ? NULL
+				: bufferevent_openssl_socket_new(w->base, ufd, ssl,
+								 BUFFEREVENT_SSL_CONNECTING,
+								 BEV_OPT_CLOSE_ON_FREE);
 		if (c->up == NULL) {
+			if (ufd >= 0)
+				evutil_closesocket(ufd);
+			else
+				SSL_free(ssl);
 			set_reason(c, R_INTERNAL, "out of memory");
 			conn_finish(c);
 			return;

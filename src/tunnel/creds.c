@@ -10,7 +10,10 @@
  * ciphers with ECDHE only, no compression, no renegotiation, no session
  * resumption (every connection's client certificate is verified afresh
  * against the current CA and CRL), and SSL_MODE_RELEASE_BUFFERS so an idle
- * connection holds no record buffers.
+ * connection holds no record buffers.  A TCP close without close_notify is
+ * taken as an end of stream (SSL_OP_IGNORE_UNEXPECTED_EOF): the plain side
+ * of a tunnel cannot tell a truncation from an end either, and treating it
+ * as an error would throw away bytes already received.
  */
 #include "tunnel.h"
 
@@ -94,7 +97,8 @@ static SSL_CTX *make_ctx(const struct tunnel_config *cfg, STACK_OF(X509) *certs,
 	ENSURE_OSSL(SSL_CTX_set_cipher_list(ctx, tls12_ciphers) == 1, err,
 		    SIGNET_E_INTERNAL, "cannot set the TLS 1.2 cipher list");
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+				 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET |
+				 SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (server)

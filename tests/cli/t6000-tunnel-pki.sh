@@ -164,6 +164,36 @@ tcurl() { # port name [curl args...]
 	fi
 }
 
+# start_nginx NAME SERVER-BLOCK: runs nginx in the foreground with one
+# server block (the http{} context) under $TRASH/NAME, logs in there.
+start_nginx() {
+	local dir=$TRASH/$1
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || return 1
+	mkdir -p "$dir/logs" "$dir/tmp"
+	cat >"$dir/nginx.conf" <<NGX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log info;
+events { worker_connections 1024; }
+http {
+	access_log $dir/logs/access.log;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	$2
+}
+NGX
+	"$(command -v nginx || echo /usr/sbin/nginx)" -p "$dir" -c "$dir/nginx.conf" \
+		>"$dir/logs/stdout.log" 2>&1 &
+	local pid=$!
+	disown "$pid"
+	test_on_exit "kill $pid"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	command -v openssl >/dev/null || test_skip_all "no openssl"
 
