@@ -2,7 +2,7 @@
  * key.c - private keys.
  *
  * Encryption at rest is PKCS#8 EncryptedPrivateKeyInfo: PBES2 with scrypt
- * (N=2^15, r=8, p=1: ~32 MiB and tens of milliseconds per try, so a stolen
+ * (N=2^14, r=8, p=1: ~16 MiB and tens of milliseconds per try, so a stolen
  * key file resists guessing) and AES-256-CBC.  OpenSSL, GnuTLS and Python
  * cryptography all read that format.  Secrets are wiped before release.
  */
@@ -111,7 +111,7 @@ int signet_key_to_pem(EVP_PKEY *key, const char *pass, char **pem, size_t *len,
 		p8 = EVP_PKEY2PKCS8(key);
 		ENSURE_OSSL(p8 != NULL, err, SIGNET_E_INTERNAL, "cannot encode private key");
 		pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), salt, sizeof(salt), NULL,
-					    1 << 15, 8, 1);
+					    1 << 14, 8, 1);
 		ENSURE_OSSL(pbe != NULL, err, SIGNET_E_INTERNAL,
 			    "cannot set up key encryption");
 		enc = PKCS8_set0_pbe(pass, (int)strlen(pass), p8, pbe);
