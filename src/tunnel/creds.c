@@ -111,6 +111,10 @@ static SSL_CTX *make_ctx(const struct tunnel_config *cfg, STACK_OF(X509) *certs,
 		ENSURE_OSSL(SSL_CTX_add1_chain_cert(ctx, sk_X509_value(certs, i)) == 1,
 			    err, SIGNET_E_INTERNAL, "%s: cannot add chain certificate %d",
 			    cfg->cert_file, i);
+	ENSURE_OSSL(X509_check_private_key(sk_X509_value(certs, 0), key) == 1, err,
+		    SIGNET_E_POLICY,
+		    "%s: the private key does not match the certificate in %s",
+		    cfg->key_file, cfg->cert_file);
 	ENSURE_OSSL(SSL_CTX_use_PrivateKey(ctx, key) == 1, err, SIGNET_E_POLICY,
 		    "%s: the key cannot be used with %s", cfg->key_file, cfg->cert_file);
 	ENSURE_OSSL(SSL_CTX_check_private_key(ctx) == 1, err, SIGNET_E_POLICY,

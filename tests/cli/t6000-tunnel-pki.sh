@@ -9,7 +9,8 @@
 # localhost/127.0.0.1, a wrongly named server certificate, and client
 # certificates: billing (allowed), web (valid but not in --allow lists),
 # expired, revoked (with a CRL), rogue (CN=billing from the other CA) and
-# serveronly (no clientAuth EKU).
+# serveronly (no clientAuth EKU); crl0.pem is the CA's CRL before the
+# revocation, crl.pem after it.
 
 [ "${BASH_SOURCE[0]}" = "$0" ] && . "$(dirname "$0")/lib.sh"
 
@@ -87,6 +88,7 @@ tunnel_pki() {
 	_tunnel_issue "$PKI/ca" revoked revoked client_ext "DNS:revoked.internal" &&
 	_tunnel_issue "$PKI/ca" serveronly serveronly server_ext "DNS:serveronly.internal" &&
 	_tunnel_issue "$PKI/other" rogue billing client_ext "DNS:billing.internal" &&
+	SAN=none openssl ca -config "$PKI/ca/ca.cnf" -gencrl -out "$PKI/crl0.pem" 2>/dev/null &&
 	SAN=none openssl ca -config "$PKI/ca/ca.cnf" -revoke "$PKI/revoked.crt" 2>/dev/null &&
 	SAN=none openssl ca -config "$PKI/ca/ca.cnf" -gencrl -out "$PKI/crl.pem" 2>/dev/null
 }
