@@ -69,6 +69,15 @@ struct signet_sign_req {
 	time_t now;                    /* 0: time(NULL) */
 };
 
+/* Verifies the CSR, applies the profile and policy, and signs, without
+ * recording.  Safe to call from several threads at once on one CA. */
+X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *r,
+		      struct signet_err *err);
+/* Records a certificate from signet_ca_build.  SIGNET_E_EXISTS when its
+ * serial is taken (then build again: a fresh serial is drawn). */
+int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req *r,
+		     struct signet_err *err);
+
 /* Verifies the CSR, applies the profile and policy, signs, records.
  * Returns the certificate (caller frees) or NULL with err set. */
 X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,

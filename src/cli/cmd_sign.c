@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signet/cert.h>
 #include <signet/file.h>
 #include <signet/name.h>
@@ -43,9 +44,78 @@ static const char usage[] =
 struct job {
 	const char *path;
 	char stem[256];
+	unsigned char *data; /* the CSR file */
+	size_t len;
 	X509_REQ *req;
 	X509 *cert;
+	struct signet_err err; /* a worker's failure */
 };
+
+/* What the signing workers share; each takes every nth job. */
+struct pool {
+	struct signet_ca *ca;
+	const struct signet_sign_req *tmpl;
+	struct job *jobs;
+	int njobs, nthreads, failed;
+	const char *label;
+};
+
+struct worker {
+	struct pool *pool;
+	int index;
+};
+
+/* Parses, verifies and signs (the CPU-heavy part) in parallel; recording
+ * stays on the main thread, in one transaction. */
+static void *sign_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+
+	for (int i = w->index; i < p->njobs; i += p->nthreads) {
+		struct job *j = &p->jobs[i];
+		struct signet_sign_req sr = *p->tmpl;
+
+		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
+			break;
+		j->req = signet_csr_parse(j->data, j->len, j->path, &j->err);
+		if (j->req != NULL) {
+			sr.csr = j->req;
+			sr.name = p->label ? p->label : j->stem;
+			j->cert = signet_ca_build(p->ca, &sr, &j->err);
+		}
+		if (j->cert == NULL) {
+			if (j->req != NULL)
+				signet_err_prefix(&j->err, "%s", j->path);
+			__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int run_pool(struct pool *p)
+{
+	pthread_t tids[16];
+	struct worker ws[16];
+	int started[16] = { 0 };
+
+	for (int t = 0; t < p->nthreads; t++) {
+		ws[t].pool = p;
+		ws[t].index = t;
+	}
+	for (int t = 1; t < p->nthreads; t++)
+		started[t] = pthread_create(&tids[t], NULL, sign_worker, &ws[t]) == 0;
+	/* The main thread takes slice 0, and any slice whose thread failed. */
+	sign_worker(&ws[0]);
+	for (int t = 1; t < p->nthreads; t++)
+		if (!started[t])
+			sign_worker(&ws[t]);
+	for (int t = 1; t < p->nthreads; t++)
+		if (started[t])
+			pthread_join(tids[t], NULL);
+	return p->failed ? -1 : 0;
+}
 
 static void stem_of(const char *path, char *out, size_t size)
 {
@@ -193,17 +263,11 @@ int cmd_sign(int argc, char **argv)
 		rc = cli_usage_error("sign", "out of memory");
 		goto out;
 	}
-	/* Parse every CSR before asking for the passphrase. */
+	/* Read every CSR before asking for the passphrase. */
 	for (int i = 0; i < njobs; i++) {
-		unsigned char *data = NULL;
-		size_t len = 0;
 		jobs[i].path = argv[optind + i];
 		stem_of(jobs[i].path, jobs[i].stem, sizeof(jobs[i].stem));
-		if (signet_file_read(jobs[i].path, &data, &len, &err) < 0)
-			goto fail;
-		jobs[i].req = signet_csr_parse(data, len, jobs[i].path, &err);
-		free(data);
-		if (jobs[i].req == NULL)
+		if (signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
 			goto fail;
 	}
 	if (out_dir != NULL && signet_dir_make(out_dir, 0755, &err) < 0)
@@ -212,17 +276,42 @@ int cmd_sign(int argc, char **argv)
 	if (ca == NULL)
 		goto out;
 
+	sr.sans = sans;
+	{
+		struct pool pool;
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		memset(&pool, 0, sizeof(pool));
+		pool.ca = ca;
+		pool.tmpl = &sr;
+		pool.jobs = jobs;
+		pool.njobs = njobs;
+		pool.label = label;
+		/* Threads pay off from a few dozen CSRs; one thread below that. */
+		pool.nthreads = njobs < 64 ? 1 : (int)(cpus < 1 ? 1 : cpus > 16 ? 16 : cpus);
+		if (run_pool(&pool) < 0) {
+			for (int i = 0; i < njobs; i++) {
+				if (jobs[i].err.code != 0) {
+					err = jobs[i].err;
+					break;
+				}
+			}
+			goto fail;
+		}
+	}
 	if (signet_db_begin(signet_ca_db(ca), &err) < 0)
 		goto fail;
 	in_txn = 1;
-	sr.sans = sans;
 	for (int i = 0; i < njobs; i++) {
 		sr.csr = jobs[i].req;
 		sr.name = label ? label : jobs[i].stem;
-		jobs[i].cert = signet_ca_sign(ca, &sr, &err);
-		if (jobs[i].cert == NULL) {
-			signet_err_prefix(&err, "%s", jobs[i].path);
-			goto fail;
+		for (int attempt = 0; signet_ca_record(ca, jobs[i].cert, &sr, &err) < 0; attempt++) {
+			/* A serial collision (2^-127 odds): sign again, fresh serial. */
+			if (err.code != SIGNET_E_EXISTS || attempt >= 3)
+				goto fail;
+			X509_free(jobs[i].cert);
+			jobs[i].cert = signet_ca_build(ca, &sr, &err);
+			if (jobs[i].cert == NULL)
+				goto fail;
 		}
 	}
 	/* Durable record first; only then hand certificates out. */
@@ -269,6 +358,7 @@ out:
 	if (in_txn)
 		signet_db_rollback(signet_ca_db(ca));
 	for (int i = 0; jobs != NULL && i < njobs; i++) {
+		free(jobs[i].data);
 		X509_REQ_free(jobs[i].req);
 		X509_free(jobs[i].cert);
 	}

@@ -45,6 +45,7 @@ struct signet_ca {
 	char signer_id[65];
 	char *crl_url, *ocsp_url;
 	X509_EXTENSION *aki, *crldp, *aia;
+	EVP_MD *md;            /* pre-fetched signing digest (NULL: none, Ed25519) */
 	int encrypted;
 	int default_days;
 	char **permit_dns;      /* DNS name constraints enforced at issuance */
@@ -480,6 +481,7 @@ void signet_ca_free(struct signet_ca *ca)
 	X509_free(ca->root);
 	X509_free(ca->inter);
 	EVP_PKEY_free(ca->signer_key);
+	EVP_MD_free(ca->md);
 	sk_X509_pop_free(ca->chain, X509_free);
 	sk_X509_free(ca->empty);
 	signet_db_close(ca->db);
@@ -517,6 +519,13 @@ int signet_ca_unlock(struct signet_ca *ca, enum signet_ca_signer which, const ch
 	}
 	EVP_PKEY_free(ca->signer_key);
 	ca->signer_key = key;
+	/* Fetch the digest once: an implicit fetch per signature is costly. */
+	EVP_MD_free(ca->md);
+	ca->md = NULL;
+	if (signet_key_digest(key) != NULL) {
+		ca->md = EVP_MD_fetch(NULL, EVP_MD_get0_name(signet_key_digest(key)), NULL);
+		ENSURE_OSSL(ca->md != NULL, err, SIGNET_E_INTERNAL, "cannot fetch digest");
+	}
 	key_id_hex(ca->signer, ca->signer_id);
 	X509_EXTENSION_free(ca->aki);
 	X509_EXTENSION_free(ca->crldp);
@@ -633,8 +642,54 @@ static long signer_allows_ca(X509 *signer)
 	return pl; /* -1: unlimited, 0: cannot sign CAs */
 }
 
-X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
-		     struct signet_err *err)
+/*
+ * Copies the CSR's SubjectPublicKeyInfo into the certificate as it is.
+ * X509_set_pubkey would re-encode the key through OpenSSL 3's provider
+ * encoders, which costs more than the signature itself; the algorithm and
+ * key bits are already DER and were validated when the CSR was verified.
+ */
+static int copy_req_pubkey(X509 *x, X509_REQ *req, struct signet_err *err)
+{
+	ASN1_OBJECT *kobj;
+	const ASN1_OBJECT *aobj;
+	const unsigned char *pk;
+	const void *pval;
+	int pklen, ptype;
+	X509_ALGOR *alg;
+	void *param = NULL;
+	unsigned char *bits = NULL;
+	ASN1_OBJECT *oid = NULL;
+
+	if (!X509_PUBKEY_get0_param(&kobj, &pk, &pklen, &alg, X509_REQ_get_X509_PUBKEY(req)) ||
+	    pklen <= 0)
+		goto fail;
+	X509_ALGOR_get0(&aobj, &ptype, &pval, alg);
+	if (ptype == V_ASN1_OBJECT)
+		param = OBJ_dup(pval);
+	else if (ptype == V_ASN1_SEQUENCE)
+		param = ASN1_STRING_dup(pval);
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		goto fail;
+	if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF && param == NULL)
+		goto fail;
+	oid = OBJ_dup(aobj);
+	bits = OPENSSL_memdup(pk, (size_t)pklen);
+	if (oid == NULL || bits == NULL ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), oid, ptype, param, bits, pklen))
+		goto fail;
+	return 0;
+fail:
+	if (ptype == V_ASN1_OBJECT)
+		ASN1_OBJECT_free(param);
+	else if (ptype == V_ASN1_SEQUENCE)
+		ASN1_STRING_free(param);
+	ASN1_OBJECT_free(oid);
+	OPENSSL_free(bits);
+	return signet_err_ossl(err, SIGNET_E_INTERNAL, "cannot copy the public key");
+}
+
+X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *r,
+		      struct signet_err *err)
 {
 	X509 *x = NULL;
 	EVP_PKEY *pub;
@@ -679,47 +734,59 @@ X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
 	ENSURE(days >= 1 && days <= 36500, err, SIGNET_E_USAGE, "validity of %d days is out of range",
 	       days);
 
-	for (int attempt = 0;; attempt++) {
-		x = X509_new();
-		ENSURE(x != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-		ENSURE_OSSL(X509_set_version(x, X509_VERSION_3) &&
-				    X509_set_subject_name(x, subj) &&
-				    X509_set_issuer_name(x, X509_get_subject_name(ca->signer)) &&
-				    X509_set_pubkey(x, pub),
-			    err, SIGNET_E_INTERNAL, "cannot build certificate");
-		TRY(random_serial(x, err));
-		TRY(set_validity(x, now, (long)days * 86400, err));
-		ENSURE(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->signer)) <= 0,
-		       err, SIGNET_E_POLICY,
-		       "%d days would outlive the issuing CA certificate; ask for fewer --days",
-		       days);
-		TRY(apply_profile(x, r->profile, pub, err));
-		TRY(ext_add_ski(x, err));
-		ENSURE_OSSL(X509_add_ext(x, ca->aki, -1), err, SIGNET_E_INTERNAL, "cannot add AKI");
-		if (sans != NULL && sk_GENERAL_NAME_num(sans) > 0)
-			TRY(ext_add_san(x, sans, err));
-		if (ca->crldp != NULL)
-			ENSURE_OSSL(X509_add_ext(x, ca->crldp, -1), err, SIGNET_E_INTERNAL,
-				    "cannot add CRL distribution point");
-		if (ca->aia != NULL)
-			ENSURE_OSSL(X509_add_ext(x, ca->aia, -1), err, SIGNET_E_INTERNAL,
-				    "cannot add authority information access");
-		TRY(sign_cert(x, ca->signer_key, err));
-		if (record_cert(ca->db, x, ca->signer_id, r->name,
-				signet_profile_name(r->profile), now, err) == 0)
-			break;
-		/* A serial collision (2^-127 odds) gets a fresh serial. */
-		if (err->code != SIGNET_E_EXISTS || attempt >= 3)
-			goto out;
-		X509_free(x);
-		x = NULL;
-	}
+	x = X509_new();
+	ENSURE(x != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	ENSURE_OSSL(X509_set_version(x, X509_VERSION_3) && X509_set_subject_name(x, subj) &&
+			    X509_set_issuer_name(x, X509_get_subject_name(ca->signer)),
+		    err, SIGNET_E_INTERNAL, "cannot build certificate");
+	TRY(copy_req_pubkey(x, r->csr, err));
+	TRY(random_serial(x, err));
+	TRY(set_validity(x, now, (long)days * 86400, err));
+	ENSURE(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->signer)) <= 0, err,
+	       SIGNET_E_POLICY,
+	       "%d days would outlive the issuing CA certificate; ask for fewer --days", days);
+	TRY(apply_profile(x, r->profile, pub, err));
+	TRY(ext_add_ski(x, err));
+	ENSURE_OSSL(X509_add_ext(x, ca->aki, -1), err, SIGNET_E_INTERNAL, "cannot add AKI");
+	if (sans != NULL && sk_GENERAL_NAME_num(sans) > 0)
+		TRY(ext_add_san(x, sans, err));
+	if (ca->crldp != NULL)
+		ENSURE_OSSL(X509_add_ext(x, ca->crldp, -1), err, SIGNET_E_INTERNAL,
+			    "cannot add CRL distribution point");
+	if (ca->aia != NULL)
+		ENSURE_OSSL(X509_add_ext(x, ca->aia, -1), err, SIGNET_E_INTERNAL,
+			    "cannot add authority information access");
+	ENSURE_OSSL(X509_sign(x, ca->signer_key, ca->md ? ca->md : signet_key_digest(ca->signer_key)) > 0,
+		    err, SIGNET_E_INTERNAL, "signing failed");
 	GENERAL_NAMES_free(csr_sans);
 	return x;
 out:
 	GENERAL_NAMES_free(csr_sans);
 	X509_free(x);
 	return NULL;
+}
+
+int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req *r,
+		     struct signet_err *err)
+{
+	return record_cert(ca->db, x, ca->signer_id, r->name, signet_profile_name(r->profile),
+			   r->now ? r->now : time(NULL), err);
+}
+
+X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
+		     struct signet_err *err)
+{
+	for (int attempt = 0;; attempt++) {
+		X509 *x = signet_ca_build(ca, r, err);
+		if (x == NULL)
+			return NULL;
+		if (signet_ca_record(ca, x, r, err) == 0)
+			return x;
+		X509_free(x);
+		/* A serial collision (2^-127 odds) gets a fresh serial. */
+		if (err->code != SIGNET_E_EXISTS || attempt >= 3)
+			return NULL;
+	}
 }
 
 /* ---- accessors -------------------------------------------------------- */
