@@ -618,8 +618,8 @@ int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 		else
 			opts.host = name;
 	}
-	if (signet_verify(creds->trust, leaf, X509_STORE_CTX_get0_untrusted(xs), &opts,
-			  NULL, &err) < 0) {
+	if (tunnel_verify(creds->trust, leaf, X509_STORE_CTX_get0_untrusted(xs), &opts,
+			  &err) < 0) {
 		int xe = alert_error(err.code, &r);
 		set_reason(c, r, "%s", err.msg);
 		X509_STORE_CTX_set_error(xs, xe);

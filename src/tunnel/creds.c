@@ -148,8 +148,7 @@ struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg,
 				     &c->cert_not_after) < 0)
 		c->cert_not_after = 0;
 
-	TRYP(c->trust = signet_trust_new(err));
-	if (signet_trust_load(c->trust, cfg->ca_file, err) < 0) {
+	if ((c->trust = tunnel_trust_load(cfg->ca_file, err)) == NULL) {
 		signet_err_prefix(err, "%s", cfg->mode == TUNNEL_SERVER ? "--client-ca"
 									 : "--ca");
 		goto out;
@@ -179,7 +178,7 @@ out:
 	ERR_clear_error();
 	if (!ok && c != NULL) {
 		SSL_CTX_free(c->ctx);
-		signet_trust_free(c->trust);
+		tunnel_trust_free(c->trust);
 		sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
 		free(c);
 		c = NULL;
@@ -198,7 +197,7 @@ void tunnel_creds_unref(struct tunnel_creds *c)
 	if (c == NULL || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	SSL_CTX_free(c->ctx);
-	signet_trust_free(c->trust);
+	tunnel_trust_free(c->trust);
 	sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
 	free(c);
 }

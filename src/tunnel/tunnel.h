@@ -93,11 +93,19 @@ int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err);
 
 /* ---- internal: shared between the files of src/tunnel ---- */
 
+/* peer.c: the verifier behind the tunnel (signet_verify). */
+struct tunnel_trust;
+struct tunnel_trust *tunnel_trust_load(const char *file, struct signet_err *err);
+void tunnel_trust_free(struct tunnel_trust *t);
+int tunnel_verify(struct tunnel_trust *t, X509 *leaf, STACK_OF(X509) *untrusted,
+		  const struct signet_verify_opts *opts, struct signet_err *err);
+int tunnel_verifier_is_signet(void);
+
 /* One set of loaded credentials; immutable once built. */
 struct tunnel_creds {
 	atomic_int refs;
 	SSL_CTX *ctx;
-	struct signet_trust *trust;
+	struct tunnel_trust *trust;
 	STACK_OF(X509_CRL) *crls; /* NULL when no --crl */
 	time_t cert_not_after;
 	time_t crl_next_update;   /* 0 when none */
