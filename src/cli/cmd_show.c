@@ -198,7 +198,10 @@ static json_t *crl_json(X509_CRL *c)
 		json_object_set_new(o, "crl_number", json_string(buf));
 		ASN1_INTEGER_free(num);
 	}
-	json_object_set_new(o, "revoked_count", json_integer(sk_X509_REVOKED_num(rev)));
+	/* An empty CRL has no revokedCertificates at all: a NULL stack, whose
+	 * sk_num is -1, not 0. */
+	json_object_set_new(o, "revoked_count",
+			    json_integer(rev != NULL ? sk_X509_REVOKED_num(rev) : 0));
 	for (int i = 0; i < sk_X509_REVOKED_num(rev) && i < 1000; i++) {
 		X509_REVOKED *r = sk_X509_REVOKED_value(rev, i);
 		json_t *e = json_object();

@@ -1,0 +1,120 @@
+#!/bin/bash
+# t0070-sign-batch.sh - batch signing: many CSRs in one `signet sign
+# --out-dir` call give X.crt and X.chain.pem per CSR, all recorded; serials
+# stay unique (and >= 64 bits, <= 20 octets) over hundreds of issuances;
+# one bad CSR aborts the whole batch with nothing recorded or written.
+. "$(dirname "$0")/lib.sh"
+. "$SIGNET_SRCDIR/tests/cli/t0010-helpers.sh"
+use_test_passphrase
+export SIGNET_DIR=$TRASH/ca
+N=200
+
+count_records() {
+	$SIGNET list --json | $PYTHON -c "import json,sys; print(len(json.load(sys.stdin)))"
+}
+
+test_expect_success "setup: CA and $N CSRs (made by Python cryptography)" '
+	ca_init ca &&
+	mkdir csrs &&
+	$PYTHON - $N <<-PY
+	import sys
+	from cryptography import x509
+	from cryptography.x509.oid import NameOID
+	from cryptography.hazmat.primitives import hashes, serialization
+	from cryptography.hazmat.primitives.asymmetric import ec
+	key = ec.generate_private_key(ec.SECP256R1())
+	open("csrs.key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
+	    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+	for i in range(int(sys.argv[1])):
+	    name = f"host{i:03d}.example.com"
+	    csr = (x509.CertificateSigningRequestBuilder()
+	        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+	        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+	        .sign(key, hashes.SHA256()))
+	    open(f"csrs/host{i:03d}.csr", "wb").write(csr.public_bytes(serialization.Encoding.PEM))
+	PY
+	test "$(ls csrs | wc -l)" = $N
+'
+
+test_expect_success "one sign call issues all $N into --out-dir" '
+	before=$(count_records) &&
+	$SIGNET sign --profile server --out-dir out csrs/*.csr 2>err &&
+	grep -q "issued $N certificates" err &&
+	test "$(ls out/*.crt | wc -l)" = $N &&
+	test "$(ls out/*.chain.pem | wc -l)" = $N &&
+	test $(count_records) = $((before + N))
+'
+
+test_expect_success 'each X.crt is for X.csr and verifies; each chain has 2 certs' '
+	for i in 000 057 123 199; do
+		openssl x509 -in out/host$i.crt -noout -subject | grep -q "host$i.example.com" &&
+		openssl verify -x509_strict -purpose sslserver -CAfile ca/root.crt \
+			-untrusted ca/intermediate.crt out/host$i.crt >/dev/null &&
+		test "$(grep -c BEGIN out/host$i.chain.pem)" = 2 || exit 1
+	done
+'
+
+test_expect_success 'Python cryptography loads every batch certificate' '
+	py_check_cert server ca/intermediate.crt out/*.crt >py.out && grep -q "ok $N" py.out
+'
+
+test_expect_success 'every batch certificate is in list --json, by name and serial' '
+	$SIGNET list --json >l.json &&
+	$PYTHON - <<-PY
+	import json, glob
+	from cryptography import x509
+	recs = json.load(open("l.json"))
+	names = {r["name"] for r in recs}
+	serials = {r["serial"] for r in recs}
+	for f in glob.glob("out/*.crt"):
+	    stem = f[4:-4]
+	    assert stem in names, stem
+	    s = format(x509.load_pem_x509_certificate(open(f, "rb").read()).serial_number, "x")
+	    assert s in serials, (f, s)
+	PY
+'
+
+test_expect_success 'serials are unique across the batch and 20 more single calls' '
+	for i in $(seq 1 20); do
+		$SIGNET sign csrs/host000.csr --profile server --out single$i.crt || exit 1
+	done &&
+	$PYTHON -c "
+import sys
+from cryptography import x509
+for f in sys.argv[1:]:
+    print(x509.load_pem_x509_certificate(open(f, \"rb\").read()).serial_number)
+" out/*.crt single*.crt | sort >serials &&
+	test "$(wc -l <serials)" = $((N + 20)) &&
+	test -z "$(uniq -d serials)" &&
+	test "$($SIGNET list --json | $PYTHON -c "import json,sys; r=json.load(sys.stdin); print(len(r)-len({x[\"serial\"] for x in r}))")" = 0
+'
+
+test_expect_success 'the database refuses a duplicate serial by itself' '
+	s=$(sqlite3 ca/signet.db "SELECT serial FROM certs LIMIT 1") &&
+	! sqlite3 ca/signet.db "INSERT INTO certs (serial, fingerprint, issuer, subject, profile, not_before, not_after, issued_at, der) VALUES ('"'"'$s'"'"', '"'"'x'"'"', '"'"'i'"'"', '"'"'s'"'"', '"'"'p'"'"', 0, 0, 0, x'"'"'00'"'"')" 2>/dev/null
+'
+
+test_expect_success 'one bad CSR in a batch: nothing recorded, nothing written (6)' '
+	before=$(count_records) &&
+	mkdir bad && cp csrs/host001.csr csrs/host002.csr bad/ &&
+	openssl req -in csrs/host003.csr -outform DER -out b.der &&
+	$PYTHON -c "d=bytearray(open(\"b.der\",\"rb\").read()); d[-5]^=1; open(\"b2.der\",\"wb\").write(d)" &&
+	openssl req -inform DER -in b2.der -out bad/zz-broken.csr &&
+	expect_fail 6 "bad/zz-broken.csr" $SIGNET sign --profile server --out-dir badout bad/*.csr &&
+	test $(count_records) = $before &&
+	test -z "$(ls badout 2>/dev/null)"
+'
+
+test_expect_success 'several CSRs without --out-dir is a usage error (2)' '
+	expect_fail 2 "out-dir" $SIGNET sign --profile server csrs/host001.csr csrs/host002.csr
+'
+
+test_expect_success '--out-dir with --out is a usage error (2)' '
+	expect_fail 2 "excludes" $SIGNET sign --profile server --out-dir o2 --out x.crt csrs/host001.csr
+'
+
+test_expect_success 'no temporary files left in out/' '
+	! ls -a out | grep -q "\.tmp\."
+'
+
+test_done

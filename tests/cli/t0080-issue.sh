@@ -1,0 +1,97 @@
+#!/bin/bash
+# t0080-issue.sh - `signet issue NAME`: key (0600) + leaf + chain in one
+# step, verified by openssl; an existing key is never overwritten unless
+# --force.
+. "$(dirname "$0")/lib.sh"
+. "$SIGNET_SRCDIR/tests/cli/t0010-helpers.sh"
+use_test_passphrase
+export SIGNET_DIR=$TRASH/ca
+
+test_expect_success 'setup' 'ca_init ca'
+
+test_expect_success 'issue writes NAME.key (0600), NAME.crt, NAME.chain.pem' '
+	$SIGNET issue web.example.com --san dns:web.example.com,ip:127.0.0.1 >out &&
+	test "$(stat -c %a web.example.com.key)" = 600 &&
+	test -s web.example.com.crt && test -s web.example.com.chain.pem &&
+	grep -q "serial" out
+'
+
+test_expect_success 'key matches certificate; leaf verifies as server' '
+	openssl x509 -in web.example.com.crt -noout -pubkey >a &&
+	openssl pkey -in web.example.com.key -pubout >b && cmp a b &&
+	openssl verify -x509_strict -purpose sslserver -CAfile ca/root.crt \
+		-untrusted ca/intermediate.crt web.example.com.crt
+'
+
+test_expect_success 'chain.pem is the leaf followed by the intermediate' '
+	test "$(grep -c "BEGIN CERTIFICATE" web.example.com.chain.pem)" = 2 &&
+	openssl crl2pkcs7 -nocrl -certfile web.example.com.chain.pem | openssl pkcs7 -print_certs -noout >c &&
+	sed -n 1p c | grep -q "CN *= *web.example.com" &&
+	grep "subject" c | sed -n 2p | grep -q "Intermediate" &&
+	openssl verify -CAfile ca/root.crt -untrusted web.example.com.chain.pem web.example.com.crt
+'
+
+test_expect_success 'the name is the default dns: SAN for a server' '
+	$SIGNET issue api.example.com >/dev/null &&
+	openssl x509 -in api.example.com.crt -noout -ext subjectAltName | grep -q "DNS:api.example.com"
+'
+
+test_expect_success 'client profile and --out-dir' '
+	$SIGNET issue alice --profile client --san email:alice@example.com --out-dir people >/dev/null &&
+	test "$(stat -c %a people/alice.key)" = 600 &&
+	openssl verify -x509_strict -purpose sslclient -CAfile ca/root.crt \
+		-untrusted ca/intermediate.crt people/alice.crt &&
+	py_check_cert client ca/intermediate.crt people/alice.crt
+'
+
+test_expect_success 'peer profile with ec-p384 key and --subject' '
+	$SIGNET issue node1 --profile peer --key-type ec-p384 --subject "CN=node1,O=Mesh" \
+		--san dns:node1.internal >/dev/null &&
+	openssl x509 -in node1.crt -noout -text | grep -q "NIST CURVE: P-384" &&
+	openssl x509 -in node1.crt -noout -subject -nameopt RFC2253 | grep -q "O=Mesh" &&
+	py_check_cert peer ca/intermediate.crt node1.crt
+'
+
+test_expect_success 'an existing key is not overwritten (11)' '
+	cp web.example.com.key key.before && cp web.example.com.crt crt.before &&
+	n=$(sqlite3 ca/signet.db "SELECT count(*) FROM certs") &&
+	expect_fail 11 "web.example.com.key already exists" $SIGNET issue web.example.com &&
+	cmp key.before web.example.com.key && cmp crt.before web.example.com.crt &&
+	test "$(sqlite3 ca/signet.db "SELECT count(*) FROM certs")" = $n
+'
+
+test_expect_success '--force replaces key and certificate' '
+	$SIGNET issue web.example.com --force >/dev/null &&
+	! cmp -s key.before web.example.com.key &&
+	openssl x509 -in web.example.com.crt -noout -pubkey >a &&
+	openssl pkey -in web.example.com.key -pubout >b && cmp a b &&
+	test "$(stat -c %a web.example.com.key)" = 600
+'
+
+test_expect_success '--encrypt-key with --key-pass-file' '
+	printf "leafpw\n" >lp &&
+	$SIGNET issue enc.example.com --key-pass-file lp >/dev/null &&
+	head -1 enc.example.com.key | grep -qx -- "-----BEGIN ENCRYPTED PRIVATE KEY-----" &&
+	openssl pkey -in enc.example.com.key -passin file:lp -noout
+'
+
+test_expect_success 'issue --profile sub-ca is refused (2)' '
+	expect_fail 2 "sub-CA" $SIGNET issue subby --profile sub-ca &&
+	test ! -e subby.key
+'
+
+test_expect_success 'a NAME with a slash is refused (2)' '
+	expect_fail 2 "NAME" $SIGNET issue ../evil
+'
+
+test_expect_success 'a client with no SAN and a CN is accepted' '
+	$SIGNET issue bob --profile client >/dev/null &&
+	openssl verify -purpose sslclient -CAfile ca/root.crt -untrusted ca/intermediate.crt bob.crt
+'
+
+test_expect_success 'a server name that is no host name needs a --san (7)' '
+	expect_fail 7 "SAN" $SIGNET issue "bad_host@x" &&
+	test ! -e bad_host@x.key
+'
+
+test_done
