@@ -59,5 +59,8 @@ CLI_CMD(show);
 CLI_CMD(list);
 CLI_CMD(export);
 CLI_CMD(tunnel);
+CLI_CMD(revoke);
+CLI_CMD(crl);
+CLI_CMD(ocsp);
 
 #endif

@@ -21,6 +21,9 @@ static const struct cli_cmd commands[] = {
 	{ "list", cmd_list, "list the CA's certificate records" },
 	{ "export", cmd_export, "export a certificate as PKCS#12 or full-chain PEM" },
 	{ "tunnel", cmd_tunnel, "mutual-TLS tunnel: server (in front of a backend) and client" },
+	{ "revoke", cmd_revoke, "revoke a certificate (durably, before answering)" },
+	{ "crl", cmd_crl, "sign a CRL (complete or delta) from the database" },
+	{ "ocsp", cmd_ocsp, "OCSP: respond, serve, check, signer" },
 	/* more commands */
 	{ "help", cmd_help, "show help for a command, or `help exit-codes`" },
 };
