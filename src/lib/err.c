@@ -18,6 +18,9 @@ void signet_err_clear(struct signet_err *err)
 }
 
 static void vset(struct signet_err *err, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vset(struct signet_err *err, int code, const char *fmt, va_list ap)
 {
 	err->code = code;
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);

@@ -133,10 +133,13 @@ int signet_dns_name_valid(const char *s, int allow_wildcard)
 static int email_valid(const char *s)
 {
 	const char *at = strchr(s, '@');
-	if (at == NULL || at == s || strchr(at + 1, '@') != NULL)
+	/* An rfc822Name is an IA5String (7-bit ASCII); RFC 5321 bounds a path
+	 * to 254 characters. */
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL || strlen(s) > 254)
 		return 0;
 	for (const char *p = s; p < at; p++)
-		if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == ',')
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '<' ||
+		    *p == '>' || *p == ',')
 			return 0;
 	return signet_dns_name_valid(at + 1, 0);
 }
@@ -269,18 +272,17 @@ void signet_san_format(const GENERAL_NAMES *names, char *buf, size_t size)
 		case GEN_DNS:
 		case GEN_EMAIL:
 		case GEN_URI: {
+			/* Copied whole (not through tmp) so a long URI is not cut
+			 * short unless buf itself is full. */
 			const ASN1_IA5STRING *s = gn->d.ia5;
 			int n = ASN1_STRING_length(s);
-			if (n > (int)sizeof(tmp) - 1)
-				n = (int)sizeof(tmp) - 1;
-			for (int j = 0; j < n; j++) {
-				unsigned char c = ASN1_STRING_get0_data(s)[j];
-				tmp[j] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-			}
-			tmp[n] = '\0';
 			append(buf, size, &pos, sep,
 			       gn->type == GEN_DNS ? "dns:" : gn->type == GEN_EMAIL ? "email:" : "uri:");
-			append(buf, size, &pos, "", tmp);
+			for (int j = 0; j < n && pos + 1 < size; j++) {
+				unsigned char c = ASN1_STRING_get0_data(s)[j];
+				buf[pos++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+			}
+			buf[pos] = '\0';
 			break;
 		}
 		case GEN_IPADD: {

@@ -1,0 +1,54 @@
+/*
+ * fuzz_csr.c - a CSR as `signet sign` receives it from a requester:
+ * signet_csr_parse, then the proof-of-possession check and the SAN
+ * extraction that issuance runs on it, then the formatting that records
+ * and `signet show` use.
+ */
+#include "fuzz.h"
+
+#include <signet/cert.h>
+#include <signet/csr.h>
+#include <signet/key.h>
+#include <signet/name.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct signet_err err;
+	X509_REQ *req;
+	GENERAL_NAMES *sans;
+	EVP_PKEY *pub;
+	char buf[1024];
+	int r;
+
+	signet_err_clear(&err);
+	req = signet_csr_parse(data, size, "fuzz.csr", &err);
+	fuzz_check("signet_csr_parse", req == NULL, &err);
+	if (req == NULL)
+		return 0;
+	signet_err_clear(&err);
+	r = signet_csr_verify(req, &err);
+	fuzz_check("signet_csr_verify", r < 0, &err);
+	sans = signet_csr_sans(req);
+	fuzz_check("signet_csr_sans", 0, &err);
+	signet_san_format(sans, buf, sizeof(buf));
+	signet_name_format(X509_REQ_get_subject_name(req), buf, sizeof(buf));
+	pub = X509_REQ_get0_pubkey(req);
+	if (pub != NULL) {
+		signet_err_clear(&err);
+		r = signet_key_check_strength(pub, &err);
+		fuzz_check("signet_key_check_strength", r < 0, &err);
+		signet_key_describe(pub, buf, sizeof(buf));
+		(void)signet_key_digest(pub);
+	}
+	ERR_clear_error(); /* X509_REQ_get0_pubkey is OpenSSL's */
+	GENERAL_NAMES_free(sans);
+	X509_REQ_free(req);
+	return 0;
+}

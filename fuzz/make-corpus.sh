@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# make-corpus.sh SIGNET - regenerates the seed corpora in fuzz/corpus/ from
+# signet itself and openssl (plus Python cryptography for CRLs when it is
+# installed).  The seeds are committed; run this only to refresh them.
+# Seeds are kept small (a few KB per target): libFuzzer mutates from them.
+set -euo pipefail
+SIGNET=${1:?usage: make-corpus.sh path/to/signet}
+SIGNET=$(cd "$(dirname "$SIGNET")" && pwd)/$(basename "$SIGNET")
+here=$(cd "$(dirname "$0")" && pwd)
+C=$here/corpus
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+for t in certs csr crl key name san config allow; do mkdir -p "$C/$t"; done
+
+printf 'seed pass\n' >pass.txt
+"$SIGNET" init --dir ca --name "Seed Root CA" --intermediate --no-passphrase \
+	--permit-dns .example.com --exclude-dns bad.example.com \
+	--crl-url http://127.0.0.1/ca.crl --ocsp-url http://127.0.0.1/ocsp >/dev/null
+"$SIGNET" issue www.example.com --dir ca --profile server \
+	--san dns:www.example.com,ip:10.0.0.1,ip:::1,email:ops@example.com,uri:spiffe://example.com/w \
+	>/dev/null
+"$SIGNET" issue alice --dir ca --profile client --key-type ed25519 >/dev/null
+
+# certificates: single PEM, chain, DER, root
+cp www.example.com.crt "$C/certs/leaf.pem"
+cp www.example.com.chain.pem "$C/certs/chain.pem"
+openssl x509 -in alice.crt -outform DER -out "$C/certs/ed25519.der"
+cp ca/root.crt "$C/certs/root.pem"
+
+# CSRs: signet's PEM with SANs, DER, openssl's with an RSA key and attributes
+"$SIGNET" key new --out k.pem
+"$SIGNET" csr --key k.pem --subject "CN=api.example.com,O=Seed" \
+	--san dns:api.example.com,ip:192.0.2.1 --out "$C/csr/ec.csr"
+openssl req -in "$C/csr/ec.csr" -outform DER -out "$C/csr/ec.der"
+openssl req -new -newkey rsa:2048 -nodes -keyout rsa.key -subj "/CN=rsa.example.com" \
+	-addext "subjectAltName=DNS:rsa.example.com,email:a@example.com" \
+	-out "$C/csr/rsa.csr" 2>/dev/null
+
+# CRLs: PEM and DER, with and without entries
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out crlca.key 2>/dev/null
+openssl req -x509 -new -key crlca.key -subj "/CN=CRL Seed CA" -days 30 -out crlca.crt 2>/dev/null
+mkdir -p db && : >db/index.txt && echo 01 >db/crlnumber
+printf 'V\t300101000000Z\t\t0A\tunknown\t/CN=x\nR\t300101000000Z\t240101000000Z,keyCompromise\t0B\tunknown\t/CN=y\n' >db/index.txt
+cat >ca.cnf <<'CNF'
+[ca]
+default_ca = d
+[d]
+database = db/index.txt
+crlnumber = db/crlnumber
+default_md = sha256
+default_crl_days = 7
+CNF
+openssl ca -config ca.cnf -gencrl -keyfile crlca.key -cert crlca.crt -out "$C/crl/revoked.pem" 2>/dev/null
+openssl crl -in "$C/crl/revoked.pem" -outform DER -out "$C/crl/revoked.der"
+: >db/index.txt
+openssl ca -config ca.cnf -gencrl -keyfile crlca.key -cert crlca.crt -out "$C/crl/empty.pem" 2>/dev/null
+
+# keys: byte 0 = passphrase length (0xff: none), then passphrase, then key
+key_seed() { # out passlen pass file
+	{ printf "\\x$(printf %02x "$2")"; printf '%s' "$3"; cat "$4"; } >"$1"
+}
+"$SIGNET" key new --type ec-p256 --out ec.key
+openssl pkey -in ec.key -outform DER -out ec.der
+key_seed "$C/key/ec-plain" 255 "" ec.key
+key_seed "$C/key/ec-der" 255 "" ec.der
+"$SIGNET" key new --type ed25519 --encrypt --pass-file pass.txt --out enc.key
+key_seed "$C/key/ed25519-scrypt" 9 "seed pass" enc.key
+key_seed "$C/key/ed25519-scrypt-wrongpass" 5 "wrong" enc.key
+openssl pkcs8 -topk8 -in ec.key -v2 aes-128-cbc -iter 10 -passout pass:pw -out pbkdf2.key
+key_seed "$C/key/ec-pbkdf2" 2 "pw" pbkdf2.key
+openssl ec -in ec.key -aes128 -passout pass:pw -out trad.key 2>/dev/null
+key_seed "$C/key/ec-traditional-enc" 2 "pw" trad.key
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.key 2>/dev/null
+key_seed "$C/key/rsa1024-weak" 255 "" rsa1024.key
+
+# subject strings
+printf 'CN=api.example.com,O=Example Inc,C=DE' >"$C/name/rfc4514"
+printf '/CN=api/O=Example/OU=Ops/L=Berlin/ST=BE' >"$C/name/openssl"
+printf 'CN=a\\,b,O=x\\\\y,DC=example,DC=com,emailAddress=a@b.c,serialNumber=42,UID=u' >"$C/name/escapes"
+
+# SAN strings
+printf 'dns:www.example.com,dns:*.example.com' >"$C/san/dns"
+printf 'ip:10.0.0.1,ip:::1,ip:2001:db8::1' >"$C/san/ip"
+printf 'email:ops@example.com, uri:spiffe://example.com/ns/w, DNS:A.Example.COM ' >"$C/san/mixed"
+
+# CA configuration files, as init writes them
+cp ca/signet.json "$C/config/intermediate.json"
+"$SIGNET" init --dir ca2 --name "Plain Root" --no-passphrase >/dev/null
+cp ca2/signet.json "$C/config/root-only.json"
+
+# allow rules, NUL, a client certificate
+{ printf 'cn=alice\nsan:dns=www.example.com\nserial=%s\n' \
+	"$(openssl x509 -in alice.crt -noout -serial | cut -d= -f2)"; printf '\0'; cat alice.crt; } >"$C/allow/alice"
+{ printf 'san:ip=10.0.0.1\nsan:email=ops@example.com\nsan:uri=spiffe://example.com/w\n'; printf '\0';
+  openssl x509 -in www.example.com.crt -outform DER; } >"$C/allow/www-der"
+
+du -sh "$C"/*
