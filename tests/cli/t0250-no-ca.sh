@@ -1,0 +1,35 @@
+#!/bin/bash
+# t0250-no-ca.sh - commands that need a CA, run where there is none, fail
+# with 8 and one line that says how to make one; nothing is created.
+. "$(dirname "$0")/lib.sh"
+. "$SIGNET_SRCDIR/tests/cli/t0010-helpers.sh"
+use_test_passphrase
+
+test_expect_success 'setup: a CSR' 'mkcsr c "/CN=c.example" "DNS:c.example"'
+
+test_expect_success 'sign with no CA at ./signet-ca (8)' '
+	expect_fail 8 "not a signet CA directory.*signet init" $SIGNET sign c.csr --profile server &&
+	test ! -e signet-ca
+'
+test_expect_success 'issue with --dir pointing nowhere (8), no key written' '
+	expect_fail 8 "nowhere" $SIGNET issue x.example --dir nowhere &&
+	test ! -e nowhere && test ! -e x.example.key
+'
+test_expect_success 'list in an empty directory (8)' '
+	mkdir empty && expect_fail 8 "empty" $SIGNET list --dir empty &&
+	test -z "$(ls -A empty)"
+'
+test_expect_success 'export with $SIGNET_DIR at a plain directory (8)' '
+	mkdir plain && SIGNET_DIR=$TRASH/plain expect_fail 8 "plain" $SIGNET export x --chain x.pem
+'
+test_expect_success 'a directory with keys but no signet.json is not a CA (8)' '
+	mkdir half && touch half/root.crt half/root.key &&
+	expect_fail 8 "half" $SIGNET sign c.csr --profile server --dir half
+'
+test_expect_success '$SIGNET_DIR at a regular file (8 or 3), one line' '
+	touch afile &&
+	c=$(exit_code env SIGNET_DIR=$TRASH/afile $SIGNET list 2>err) &&
+	{ test $c = 8 || test $c = 3; } && test "$(wc -l <err)" = 1
+'
+
+test_done
