@@ -115,6 +115,12 @@ int signet_db_each_revoked(struct signet_db *db, const char *issuer,
 int signet_db_counter_next(struct signet_db *db, const char *name,
 			   int64_t *value, struct signet_err *err);
 
+/* A number that changes whenever another connection (another process
+ * included) commits a change; cheap enough to poll every second, so that
+ * long-running readers (the OCSP responder) notice revocations. */
+int signet_db_data_version(struct signet_db *db, int64_t *version,
+			   struct signet_err *err);
+
 /* Runs the backend's integrity check. */
 int signet_db_check(struct signet_db *db, struct signet_err *err);
 

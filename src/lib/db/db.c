@@ -105,3 +105,11 @@ int signet_db_check(struct signet_db *db, struct signet_err *err)
 {
 	return db->ops->check(db, err);
 }
+
+int signet_db_data_version(struct signet_db *db, int64_t *version, struct signet_err *err)
+{
+	if (db->ops->data_version == NULL)
+		return signet_err_set(err, SIGNET_E_DB,
+				      "this database backend cannot report changes");
+	return db->ops->data_version(db, version, err);
+}

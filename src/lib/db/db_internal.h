@@ -27,6 +27,7 @@ struct signet_db_ops {
 	int (*counter_next)(struct signet_db *db, const char *name, int64_t *value,
 			    struct signet_err *err);
 	int (*check)(struct signet_db *db, struct signet_err *err);
+	int (*data_version)(struct signet_db *db, int64_t *version, struct signet_err *err);
 };
 
 struct signet_db {

@@ -475,6 +475,22 @@ static int s_check(struct signet_db *db, struct signet_err *err)
 	return 0;
 }
 
+/* PRAGMA data_version changes when another connection commits. */
+static int s_data_version(struct signet_db *db, int64_t *version, struct signet_err *err)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, err, "cannot read the data version");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : fail(d, err, "cannot read the data version");
+}
+
 static const struct signet_db_ops sqlite_ops = {
 	.close = s_close,
 	.begin = s_begin,
@@ -487,6 +503,7 @@ static const struct signet_db_ops sqlite_ops = {
 	.each_revoked = s_each_revoked,
 	.counter_next = s_counter_next,
 	.check = s_check,
+	.data_version = s_data_version,
 };
 
 struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err)
