@@ -28,6 +28,8 @@ static const char usage[] =
 	"  --permit-email DOMAIN name constraint on email SANs (repeatable)\n"
 	"  --crl-url URL         CRL distribution point put into issued certificates\n"
 	"  --ocsp-url URL        OCSP responder URL put into issued certificates\n"
+	"  --database URL        postgresql://... to share one database between several\n"
+	"                        CA instances (default: SQLite in DIR/signet.db)\n"
 	"  --pass-file FILE      passphrase for the CA keys (also $SIGNET_PASS_FILE;\n"
 	"                        default: prompt twice on the terminal)\n"
 	"  --no-passphrase       store CA keys UNENCRYPTED (throwaway demo CAs only)\n";
@@ -51,6 +53,7 @@ int cmd_init(int argc, char **argv)
 		{ "ocsp-url", required_argument, NULL, 6 },
 		{ "pass-file", required_argument, NULL, 'p' },
 		{ "no-passphrase", no_argument, NULL, 'N' },
+		{ "database", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -117,6 +120,9 @@ int cmd_init(int argc, char **argv)
 			break;
 		case 'N':
 			no_pass = 1;
+			break;
+		case 'B':
+			o.database = optarg;
 			break;
 		default:
 			return cli_usage_error("init", "invalid option");
