@@ -65,4 +65,38 @@ int signet_verify(struct signet_trust *trust, X509 *leaf,
 		  STACK_OF(X509) *untrusted, const struct signet_verify_opts *opts,
 		  STACK_OF(X509) **chain, struct signet_err *err);
 
+/*
+ * Like signet_verify, and when report is non-NULL sets *report to a JSON
+ * object (jansson json_t *, caller json_decref's it) describing the chain
+ * built, or the best candidate tried, and every check made with its
+ * outcome.  Used by `signet verify --json`.
+ */
+int signet_verify_report(struct signet_trust *trust, X509 *leaf,
+			 STACK_OF(X509) *untrusted,
+			 const struct signet_verify_opts *opts,
+			 STACK_OF(X509) **chain, void **report,
+			 struct signet_err *err);
+
+/* Signature cache statistics of a trust store (hits, misses). */
+void signet_trust_cache_stats(struct signet_trust *trust, unsigned long *hits,
+			      unsigned long *misses);
+
+/*
+ * Name matching rules (RFC 6125 / RFC 9525, CA/B Forum), exposed for tests
+ * and other units.  All return 1 for yes, 0 for no.
+ *
+ * signet_dns_valid: name is a syntactically valid DNS name (LDH labels of
+ * 1..63 octets, total <= 253, no empty label; one trailing dot allowed);
+ * with allow_wildcard, the leftmost label may be exactly "*".
+ * signet_dns_match: does SAN pattern (possibly "*.rest") cover host?  The
+ * wildcard matches exactly one whole, non-empty leftmost label; partial
+ * wildcards ("f*.example.com"), wildcards in other labels, "*" alone and
+ * "*.tld" never match; ASCII case-insensitive.
+ * signet_email_match: rfc822Name SAN against an address: local part
+ * compared exactly, domain case-insensitively.
+ */
+int signet_dns_valid(const char *name, size_t len, int allow_wildcard);
+int signet_dns_match(const char *pattern, size_t plen, const char *host);
+int signet_email_match(const char *san, size_t slen, const char *addr);
+
 #endif

@@ -1,0 +1,423 @@
+/*
+ * verify_profile.c - the per-certificate rules signet layers on top of
+ * OpenSSL's X509_verify_cert (which checks signatures' structure, basic
+ * and name constraints, policies and CRLs, and with X509_V_FLAG_X509_STRICT
+ * some of RFC 5280's MUSTs).  These are the rules a browser applies that
+ * OpenSSL leaves to the caller:
+ *
+ * - algorithm policy: RSA keys of at least 2048 bits (a multiple of 8),
+ *   EC keys on P-256/P-384/P-521 given by name, Ed25519/Ed448; DSA and
+ *   everything else refused; signatures with SHA-256/384/512 (PKCS#1 v1.5,
+ *   PSS or ECDSA) or EdDSA, never MD5 or SHA-1;
+ * - structure: X.509 v3 only, serial numbers positive, non-zero and at most
+ *   20 octets, every extension OpenSSL knows must decode, no extension that
+ *   RFC 5280 requires to be non-critical marked critical (AKI, SKI, AIA)
+ *   and none that it requires critical left non-critical (basic
+ *   constraints of a CA, policy constraints, inhibitAnyPolicy);
+ * - key identifiers: AKI holds only a keyIdentifier (CA/B), a self-signed
+ *   certificate's AKI names its own SKI, CAs carry an SKI;
+ * - roles: an end-entity certificate used for TLS is not a CA, does not
+ *   claim keyCertSign, carries no name constraints; its EKU is
+ *   non-critical, and when present names the purpose (anyExtendedKeyUsage
+ *   alone is not enough); a CA's EKU, when present, must allow the purpose;
+ *   a nameConstraints extension must constrain something, with well-formed
+ *   subtrees.
+ *
+ * Each function gets one certificate and its position; path-level rules
+ * live in verify.c.
+ */
+#include "verify_int.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+static int ext_critical(X509 *x, int nid, int *present)
+{
+	int idx = X509_get_ext_by_NID(x, nid, -1);
+	*present = idx >= 0;
+	return idx >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, idx));
+}
+
+static int check_key(X509 *x, const char *label, struct signet_err *err)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	int rc = -1;
+
+	ENSURE(pk != NULL, err, SIGNET_E_INVALID,
+	       "%s: its public key cannot be decoded", label);
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS: {
+		int bits = EVP_PKEY_get_bits(pk);
+		ENSURE(bits >= 2048, err, SIGNET_E_ALGORITHM,
+		       "%s: RSA key of %d bits is below the 2048-bit minimum", label, bits);
+		ENSURE(bits % 8 == 0, err, SIGNET_E_ALGORITHM,
+		       "%s: RSA key of %d bits is not a whole number of bytes", label, bits);
+		break;
+	}
+	case EVP_PKEY_EC: {
+		char group[64] = "";
+		int explicit = 0;
+		size_t gl = 0;
+		if (EVP_PKEY_get_int_param(pk, OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS,
+					   &explicit) == 1 && explicit) {
+			signet_err_set(err, SIGNET_E_ALGORITHM,
+				       "%s: EC key with explicit curve parameters "
+				       "(only named curves are accepted)", label);
+			goto out;
+		}
+		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						   sizeof(group), &gl) != 1)
+			group[0] = '\0';
+		ENSURE(strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0 ||
+			       strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0 ||
+			       strcmp(group, "secp521r1") == 0 || strcmp(group, "P-521") == 0,
+		       err, SIGNET_E_ALGORITHM,
+		       "%s: EC key on curve '%s' (only P-256, P-384 and P-521 are accepted)",
+		       label, group[0] ? group : "unknown");
+		break;
+	}
+	case EVP_PKEY_ED25519:
+	case EVP_PKEY_ED448:
+		break;
+	default:
+		signet_err_set(err, SIGNET_E_ALGORITHM,
+			       "%s: %s keys are not accepted (RSA, ECDSA and EdDSA only)",
+			       label, OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	return rc;
+}
+
+static int check_sigalg(X509 *x, const char *label, struct signet_err *err)
+{
+	int nid = X509_get_signature_nid(x), mdnid = NID_undef, pknid = NID_undef;
+
+	switch (nid) {
+	case NID_sha256WithRSAEncryption:
+	case NID_sha384WithRSAEncryption:
+	case NID_sha512WithRSAEncryption:
+	case NID_ecdsa_with_SHA256:
+	case NID_ecdsa_with_SHA384:
+	case NID_ecdsa_with_SHA512:
+	case NID_ED25519:
+	case NID_ED448:
+		return 0;
+	case NID_rsassaPss:
+		if (X509_get_signature_info(x, &mdnid, &pknid, NULL, NULL) == 1 &&
+		    (mdnid == NID_sha256 || mdnid == NID_sha384 || mdnid == NID_sha512))
+			return 0;
+		ERR_clear_error();
+		return signet_err_set(err, SIGNET_E_ALGORITHM,
+				      "%s: RSA-PSS signature with a digest other than "
+				      "SHA-256/384/512 is not accepted", label);
+	default:
+		return signet_err_set(err, SIGNET_E_ALGORITHM,
+				      "%s: signed with %s, which is not accepted "
+				      "(SHA-256 or better with RSA, ECDSA or EdDSA only)",
+				      label, nid == NID_undef ? "an unknown algorithm" : OBJ_nid2ln(nid));
+	}
+}
+
+static int check_serial(X509 *x, const char *label, struct signet_err *err)
+{
+	const ASN1_INTEGER *s = X509_get0_serialNumber(x);
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+	int len = ASN1_STRING_length(s), zero = 1;
+
+	if (ASN1_STRING_type(s) == V_ASN1_NEG_INTEGER)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: negative serial number (RFC 5280 4.1.2.2)", label);
+	for (int i = 0; i < len; i++)
+		if (d[i] != 0)
+			zero = 0;
+	if (zero)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: serial number zero (RFC 5280 4.1.2.2)", label);
+	/* ASN1_INTEGER holds the magnitude; DER adds a 0x00 when the top bit is set. */
+	if (len + ((d[0] & 0x80) ? 1 : 0) > 20)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: serial number longer than 20 octets (RFC 5280 4.1.2.2)",
+				      label);
+	return 0;
+}
+
+static int check_extensions_decode(X509 *x, const char *label, struct signet_err *err)
+{
+	for (int i = 0; i < X509_get_ext_count(x); i++) {
+		X509_EXTENSION *ext = X509_get_ext(x, i);
+		const X509V3_EXT_METHOD *m = X509V3_EXT_get(ext);
+		void *v;
+		if (m == NULL)
+			continue; /* unknown: OpenSSL fails it if critical */
+		v = X509V3_EXT_d2i(ext);
+		if (v == NULL) {
+			ERR_clear_error();
+			return signet_err_set(err, SIGNET_E_INVALID,
+					      "%s: malformed %s extension", label,
+					      OBJ_nid2ln(OBJ_obj2nid(X509_EXTENSION_get_object(ext))));
+		}
+		if (m->it != NULL)
+			ASN1_item_free(v, ASN1_ITEM_ptr(m->it));
+		else if (m->ext_free != NULL)
+			m->ext_free(v);
+	}
+	if (X509_get_extension_flags(x) & EXFLAG_INVALID)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: malformed or duplicate extensions", label);
+	return 0;
+}
+
+static int check_keyids(X509 *x, int is_ca, int self_signed, const char *label,
+			struct signet_err *err)
+{
+	int present, crit, rc = -1;
+	AUTHORITY_KEYID *akid = NULL;
+	ASN1_OCTET_STRING *skid = NULL;
+
+	crit = ext_critical(x, NID_authority_key_identifier, &present);
+	ENSURE(!crit, err, SIGNET_E_INVALID,
+	       "%s: authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)", label);
+	if (present) {
+		akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
+		ENSURE(akid != NULL, err, SIGNET_E_INVALID,
+		       "%s: malformed authorityKeyIdentifier", label);
+		ENSURE(akid->keyid != NULL, err, SIGNET_E_INVALID,
+		       "%s: authorityKeyIdentifier without a keyIdentifier", label);
+		ENSURE(akid->issuer == NULL && akid->serial == NULL, err, SIGNET_E_INVALID,
+		       "%s: authorityKeyIdentifier names an issuer and serial "
+		       "(only keyIdentifier is allowed)", label);
+	}
+	crit = ext_critical(x, NID_subject_key_identifier, &present);
+	ENSURE(!crit, err, SIGNET_E_INVALID,
+	       "%s: subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)", label);
+	ENSURE(present || !is_ca, err, SIGNET_E_INVALID,
+	       "%s: CA certificate without a subjectKeyIdentifier (RFC 5280 4.2.1.2)", label);
+	if (present && akid != NULL && self_signed) {
+		skid = X509_get_ext_d2i(x, NID_subject_key_identifier, NULL, NULL);
+		ENSURE(skid != NULL && ASN1_OCTET_STRING_cmp(skid, akid->keyid) == 0, err,
+		       SIGNET_E_INVALID,
+		       "%s: self-signed, but its authorityKeyIdentifier differs from "
+		       "its subjectKeyIdentifier", label);
+	}
+	rc = 0;
+out:
+	AUTHORITY_KEYID_free(akid);
+	ASN1_OCTET_STRING_free(skid);
+	ERR_clear_error();
+	return rc;
+}
+
+/* A nameConstraints subtree base is well formed for its type. */
+static int subtree_ok(const GENERAL_NAME *g)
+{
+	const unsigned char *d;
+	int len;
+
+	switch (g->type) {
+	case GEN_DNS:
+		d = ASN1_STRING_get0_data(g->d.dNSName);
+		len = ASN1_STRING_length(g->d.dNSName);
+		return len == 0 || signet_dns_valid((const char *)d, (size_t)len, 0);
+	case GEN_IPADD: {
+		int half, i, seen_zero = 0;
+		len = ASN1_STRING_length(g->d.iPAddress);
+		d = ASN1_STRING_get0_data(g->d.iPAddress);
+		if (len != 8 && len != 32)
+			return 0;
+		half = len / 2;
+		for (i = half; i < len; i++) /* the mask must be contiguous ones */
+			for (int b = 7; b >= 0; b--) {
+				int bit = (d[i] >> b) & 1;
+				if (bit && seen_zero)
+					return 0;
+				if (!bit)
+					seen_zero = 1;
+			}
+		return 1;
+	}
+	case GEN_EMAIL: {
+		const char *s, *at;
+		d = ASN1_STRING_get0_data(g->d.rfc822Name);
+		len = ASN1_STRING_length(g->d.rfc822Name);
+		s = (const char *)d;
+		if (len == 0)
+			return 0;
+		at = memchr(s, '@', (size_t)len);
+		if (at != NULL) /* a mailbox */
+			return at != s &&
+			       memchr(at + 1, '@', (size_t)(len - (at - s) - 1)) == NULL &&
+			       signet_dns_valid(at + 1, (size_t)(len - (at - s) - 1), 0);
+		if (s[0] == '.') /* every host of a domain */
+			return signet_dns_valid(s + 1, (size_t)len - 1, 0);
+		return signet_dns_valid(s, (size_t)len, 0);
+	}
+	default:
+		return 1;
+	}
+}
+
+static int check_name_constraints(X509 *x, int i, const char *label,
+				  struct signet_err *err)
+{
+	int present, rc = -1;
+	NAME_CONSTRAINTS *nc;
+
+	(void)ext_critical(x, NID_name_constraints, &present);
+	if (!present)
+		return 0;
+	nc = X509_get_ext_d2i(x, NID_name_constraints, NULL, NULL);
+	ENSURE(i > 0, err, SIGNET_E_CONSTRAINT,
+	       "%s: end-entity certificate carries nameConstraints "
+	       "(only CAs may, RFC 5280 4.2.1.10)", label);
+	ENSURE(nc != NULL, err, SIGNET_E_INVALID, "%s: malformed nameConstraints", label);
+	ENSURE(sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) > 0 ||
+		       sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) > 0,
+	       err, SIGNET_E_INVALID,
+	       "%s: nameConstraints with neither permitted nor excluded subtrees", label);
+	for (int k = 0; k < 2; k++) {
+		STACK_OF(GENERAL_SUBTREE) *st = k ? nc->excludedSubtrees : nc->permittedSubtrees;
+		for (int j = 0; j < sk_GENERAL_SUBTREE_num(st); j++)
+			ENSURE(subtree_ok(sk_GENERAL_SUBTREE_value(st, j)->base), err,
+			       SIGNET_E_INVALID,
+			       "%s: nameConstraints %s subtree %d is malformed", label,
+			       k ? "excluded" : "permitted", j + 1);
+	}
+	rc = 0;
+out:
+	NAME_CONSTRAINTS_free(nc);
+	return rc;
+}
+
+/* Does the EKU name this purpose explicitly (anyExtendedKeyUsage does not
+ * count for an end entity, CA/B BR 7.1.2.7.10)? */
+static int eku_has(X509 *x, int nid)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	int found = 0;
+	for (int j = 0; !found && j < sk_ASN1_OBJECT_num(eku); j++)
+		found = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, j)) == nid;
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	return found;
+}
+
+static int purpose_xku(enum signet_purpose p)
+{
+	return p == SIGNET_PURPOSE_SERVER ? XKU_SSL_SERVER :
+	       p == SIGNET_PURPOSE_CLIENT ? XKU_SSL_CLIENT : 0;
+}
+
+int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
+		     struct signet_err *err)
+{
+	char label[256];
+	uint32_t flags = X509_get_extension_flags(x);
+	int is_anchor = i == n - 1;
+	int self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+	int present, crit, want_xku = purpose_xku(o->purpose);
+	int tls = o->purpose != SIGNET_PURPOSE_ANY;
+
+	vfy_cert_label(x, label, sizeof(label));
+	if (X509_get_version(x) != X509_VERSION_3)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: version %ld certificate (only v3 is accepted)",
+				      label, X509_get_version(x) + 1);
+	/* Anchors are trusted as given; old roots have serial 0 (Starfield G2). */
+	if ((!is_anchor && check_serial(x, label, err) < 0) ||
+	    check_extensions_decode(x, label, err) < 0 ||
+	    check_key(x, label, err) < 0)
+		return -1;
+	if (!is_anchor && check_sigalg(x, label, err) < 0)
+		return -1;
+
+	crit = ext_critical(x, NID_basic_constraints, &present);
+	if (i > 0) {
+		if (!present || !(flags & EXFLAG_CA))
+			return signet_err_set(err, SIGNET_E_CONSTRAINT,
+					      "%s: used as a CA but basicConstraints does "
+					      "not say CA:TRUE", label);
+		if (!crit)
+			return signet_err_set(err, SIGNET_E_INVALID,
+					      "%s: CA basicConstraints not marked critical "
+					      "(RFC 5280 4.2.1.9)", label);
+	} else if (tls && (flags & EXFLAG_CA) && (flags & EXFLAG_KUSAGE) &&
+		   !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
+		/* RFC 5280 lets a CA be a leaf; a CA that may not sign
+		 * certificates is an inconsistent end entity (CA/B 7.1.2.7.8). */
+		return signet_err_set(err, SIGNET_E_PURPOSE,
+				      "%s: end-entity certificate claims basicConstraints "
+				      "CA:TRUE without keyCertSign", label);
+	}
+	if (i == 0 && (flags & EXFLAG_KUSAGE) &&
+	    (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) && !(flags & EXFLAG_CA))
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: keyUsage keyCertSign without basicConstraints "
+				      "CA:TRUE (RFC 5280 4.2.1.3)", label);
+	if (i == 0 && ext_critical(x, NID_subject_alt_name, &present) &&
+	    X509_NAME_entry_count(X509_get_subject_name(x)) > 0)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: subjectAltName marked critical although the "
+				      "subject is not empty (RFC 5280 4.2.1.6)", label);
+	if (check_keyids(x, i > 0, is_anchor && self_issued, label, err) < 0)
+		return -1;
+	if (!self_issued && !is_anchor) { /* an anchor is a name and a key (RFC 5280 6.1.1) */
+		if (X509_get_ext_by_NID(x, NID_authority_key_identifier, -1) < 0)
+			return signet_err_set(err, SIGNET_E_INVALID,
+					      "%s: no authorityKeyIdentifier (RFC 5280 4.2.1.1)",
+					      label);
+	}
+	if (ext_critical(x, NID_info_access, &present))
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: authorityInfoAccess is marked critical "
+				      "(RFC 5280 4.2.2.1)", label);
+	crit = ext_critical(x, NID_policy_constraints, &present);
+	if (present && !crit)
+		return signet_err_set(err, SIGNET_E_CONSTRAINT,
+				      "%s: policyConstraints not marked critical "
+				      "(RFC 5280 4.2.1.11)", label);
+	crit = ext_critical(x, NID_inhibit_any_policy, &present);
+	if (present && !crit)
+		return signet_err_set(err, SIGNET_E_CONSTRAINT,
+				      "%s: inhibitAnyPolicy not marked critical "
+				      "(RFC 5280 4.2.1.14)", label);
+	if (check_name_constraints(x, i, label, err) < 0)
+		return -1;
+
+	/* EKU, for the TLS purposes. */
+	crit = ext_critical(x, NID_ext_key_usage, &present);
+	if (present && want_xku) {
+		uint32_t xku = X509_get_extended_key_usage(x);
+		if (i == 0) {
+			if (crit)
+				return signet_err_set(err, SIGNET_E_PURPOSE,
+						      "%s: extendedKeyUsage marked critical "
+						      "(CA/B BR 7.1.2.7.10)", label);
+			if (eku_has(x, NID_anyExtendedKeyUsage))
+				return signet_err_set(err, SIGNET_E_PURPOSE,
+						      "%s: extendedKeyUsage includes "
+						      "anyExtendedKeyUsage (CA/B BR 7.1.2.7.10)", label);
+			if (!eku_has(x, want_xku == XKU_SSL_SERVER ? NID_server_auth :
+							      NID_client_auth))
+				return signet_err_set(err, SIGNET_E_PURPOSE,
+						      "%s: extendedKeyUsage does not include %s",
+						      label, want_xku == XKU_SSL_SERVER ?
+						      "serverAuth" : "clientAuth");
+		} else if (is_anchor && self_issued) {
+			return signet_err_set(err, SIGNET_E_PURPOSE,
+					      "%s: root certificate carries extendedKeyUsage "
+					      "(CA/B BR 7.1.2.1.2 forbids it)", label);
+		} else if (!(xku & ((uint32_t)want_xku | XKU_ANYEKU))) {
+			return signet_err_set(err, SIGNET_E_PURPOSE,
+					      "%s: CA extendedKeyUsage does not allow %s", label,
+					      want_xku == XKU_SSL_SERVER ? "serverAuth" : "clientAuth");
+		}
+	}
+	return 0;
+}
