@@ -25,7 +25,7 @@ start_ocsp() {
 	shift 2
 	"$SIGNET" ocsp serve --listen "127.0.0.1:$port" --poll-ms 200 "$@" >"$TRASH/$name.log" 2>&1 &
 	eval "${name}_PID=$!"
-	test_on_exit "kill -9 $! 2>/dev/null"
+	test_on_exit "kill $! 2>/dev/null; wait $! 2>/dev/null"
 	wait_port 127.0.0.1 "$port" 200
 }
 
