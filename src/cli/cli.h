@@ -62,5 +62,6 @@ CLI_CMD(tunnel);
 CLI_CMD(revoke);
 CLI_CMD(crl);
 CLI_CMD(ocsp);
+CLI_CMD(verify);
 
 #endif

@@ -24,6 +24,7 @@ static const struct cli_cmd commands[] = {
 	{ "revoke", cmd_revoke, "revoke a certificate (durably, before answering)" },
 	{ "crl", cmd_crl, "sign a CRL (complete or delta) from the database" },
 	{ "ocsp", cmd_ocsp, "OCSP: respond, serve, check, signer" },
+	{ "verify", cmd_verify, "verify a certificate chain like a browser does" },
 	/* more commands */
 	{ "help", cmd_help, "show help for a command, or `help exit-codes`" },
 };
