@@ -1,0 +1,452 @@
+/*
+ * test_ca.c - a CA directory through the library: init in a temporary
+ * directory, open, unlock with the right and a wrong passphrase, sign under
+ * each profile (checked with X509_verify_cert), and the refusals: weak key,
+ * name constraints, sub-CA under pathlen:0, validity beyond the issuer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <signet/ca.h>
+#include <signet/cert.h>
+#include <signet/csr.h>
+#include <signet/name.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char base[256], cadir[300];
+static const char *const permit[] = { "dns:.example.com" };
+
+static int group_setup(void **state)
+{
+	struct signet_err err = { 0 };
+	struct signet_ca_init_opts o;
+	(void)state;
+	snprintf(base, sizeof(base), "%s/signet-test-ca.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(base) == NULL)
+		return -1;
+	snprintf(cadir, sizeof(cadir), "%s/ca", base);
+	memset(&o, 0, sizeof(o));
+	o.dir = cadir;
+	o.name = "Unit Root CA";
+	o.key_type = SIGNET_KEY_EC_P256;
+	o.intermediate = 1;
+	o.pass = "unit pass";
+	o.permit = permit;
+	o.n_permit = 1;
+	if (signet_ca_init(&o, &err) < 0) {
+		fprintf(stderr, "init: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[400];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	struct signet_err err = { 0 };
+	*state = signet_ca_open(cadir, &err);
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	signet_ca_free(*state);
+	return 0;
+}
+
+static X509_REQ *csr(EVP_PKEY *k, const char *subject, const char *sans)
+{
+	struct signet_err err = { 0 };
+	X509_NAME *n = signet_name_parse(subject, &err);
+	GENERAL_NAMES *g = NULL;
+	X509_REQ *r;
+	assert_non_null(n);
+	if (sans != NULL)
+		assert_int_equal(signet_san_parse(sans, &g, &err), 0);
+	r = signet_csr_create(k, n, g, &err);
+	assert_non_null(r);
+	X509_NAME_free(n);
+	GENERAL_NAMES_free(g);
+	return r;
+}
+
+static X509 *sign(struct signet_ca *ca, X509_REQ *r, enum signet_profile p, int days,
+		  struct signet_err *err)
+{
+	struct signet_sign_req sr;
+	memset(&sr, 0, sizeof(sr));
+	sr.csr = r;
+	sr.profile = p;
+	sr.days = days;
+	sr.name = "unit";
+	return signet_ca_sign(ca, &sr, err);
+}
+
+/* X509_verify_cert against root, with the CA's chain as untrusted. */
+static int verifies(struct signet_ca *ca, X509 *leaf, int purpose)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int ok;
+	X509_STORE_add_cert(st, signet_ca_root(ca));
+	/* Verify what is handed out (the DER), not the in-memory object: see
+	 * test_signed_cert_has_public_key for why that differs. */
+	X509 *copy = X509_dup(leaf);
+	X509_STORE_CTX_init(ctx, st, copy, signet_ca_chain(ca));
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
+	if (purpose)
+		X509_STORE_CTX_set_purpose(ctx, purpose);
+	ok = X509_verify_cert(ctx);
+	if (ok != 1)
+		fprintf(stderr, "verify: %s\n",
+			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	X509_free(copy);
+	ERR_clear_error();
+	return ok == 1;
+}
+
+static void test_init_files(void **state)
+{
+	static const char *const files[] = { "root.crt", "root.key", "intermediate.crt",
+					     "intermediate.key", "signet.db", "signet.json" };
+	struct stat st;
+	char p[400];
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", cadir, files[i]);
+		assert_int_equal(stat(p, &st), 0);
+		if (strstr(files[i], ".key"))
+			assert_int_equal(st.st_mode & 0777, 0600);
+	}
+}
+
+static void test_init_refuses_existing(void **state)
+{
+	struct signet_err err = { 0 };
+	struct signet_ca_init_opts o;
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.dir = cadir;
+	o.name = "Again";
+	assert_int_equal(signet_ca_init(&o, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_EXISTS);
+}
+
+static void test_open_not_a_ca(void **state)
+{
+	struct signet_err err = { 0 };
+	(void)state;
+	assert_null(signet_ca_open(base, &err));
+	assert_int_equal(err.code, SIGNET_E_NOCA);
+	assert_non_null(strstr(err.msg, "signet init"));
+}
+
+static void test_root_and_intermediate(void **state)
+{
+	struct signet_ca *ca = *state;
+	X509 *root = signet_ca_root(ca), *inter = signet_ca_signer_cert(ca);
+	assert_true(X509_check_ca(root) > 0);
+	assert_int_equal(X509_get_pathlen(root), -1);
+	assert_true(X509_get_extension_flags(root) & EXFLAG_SS);
+	assert_int_equal(X509_get_pathlen(inter), 0);
+	assert_int_equal(sk_X509_num(signet_ca_chain(ca)), 1);
+	assert_int_equal(X509_check_issued(root, inter), X509_V_OK);
+	assert_true(signet_ca_encrypted(ca));
+	assert_true(verifies(ca, inter, 0));
+}
+
+static void test_unlock(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	assert_null(signet_ca_signer_key(ca));
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "wrong", &err), -1);
+	assert_int_equal(err.code, SIGNET_E_PASS);
+	assert_null(signet_ca_signer_key(ca));
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, NULL, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_PASS);
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_non_null(signet_ca_signer_key(ca));
+}
+
+static void test_sign_before_unlock(void **state)
+{
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=a", "dns:a.example.com");
+	assert_null(sign(*state, r, SIGNET_PROFILE_SERVER, 0, &err));
+	assert_int_not_equal(err.code, SIGNET_OK);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_sign_profiles(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=svc", "dns:svc.example.com,ip:10.0.0.1");
+	static const struct {
+		enum signet_profile p;
+		int purpose_ok, purpose_bad;
+		uint32_t xku;
+	} t[] = {
+		{ SIGNET_PROFILE_SERVER, X509_PURPOSE_SSL_SERVER, X509_PURPOSE_SSL_CLIENT, XKU_SSL_SERVER },
+		{ SIGNET_PROFILE_CLIENT, X509_PURPOSE_SSL_CLIENT, X509_PURPOSE_SSL_SERVER, XKU_SSL_CLIENT },
+		{ SIGNET_PROFILE_PEER, X509_PURPOSE_SSL_CLIENT, 0, XKU_SSL_CLIENT | XKU_SSL_SERVER },
+	};
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		X509 *x = sign(ca, r, t[i].p, 30, &err);
+		const ASN1_INTEGER *s;
+		BIGNUM *bn;
+		if (x == NULL)
+			fail_msg("profile %d: %s", t[i].p, err.msg);
+		assert_true(verifies(ca, x, t[i].purpose_ok));
+		if (t[i].purpose_bad)
+			assert_false(verifies(ca, x, t[i].purpose_bad));
+		assert_int_equal(X509_check_ca(x), 0);
+		assert_int_equal(X509_get_extended_key_usage(x), t[i].xku);
+		assert_true(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE);
+		assert_false(X509_get_key_usage(x) & KU_KEY_CERT_SIGN);
+		assert_non_null(X509_get0_subject_key_id(x));
+		assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x),
+						       X509_get0_subject_key_id(signet_ca_signer_cert(ca))),
+				 0);
+		s = X509_get0_serialNumber(x);
+		bn = ASN1_INTEGER_to_BN(s, NULL);
+		assert_false(BN_is_negative(bn));
+		assert_true(BN_num_bits(bn) >= 64);
+		assert_true(BN_num_bytes(bn) <= 20);
+		BN_free(bn);
+		X509_free(x);
+	}
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_serials_unique_and_recorded(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=many", "dns:many.example.com");
+	char serials[50][48];
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	for (int i = 0; i < 50; i++) {
+		X509 *x = sign(ca, r, SIGNET_PROFILE_SERVER, 1, &err);
+		struct signet_record rec;
+		assert_non_null(x);
+		signet_serial_hex(X509_get0_serialNumber(x), serials[i], sizeof(serials[i]));
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(serials[i], serials[j]);
+		assert_int_equal(signet_db_get(signet_ca_db(ca), serials[i], &rec, &err), 0);
+		assert_string_equal(rec.profile, "server");
+		signet_record_clear(&rec);
+		X509_free(x);
+	}
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_weak_key_refused(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	X509_REQ *r = csr(k, "CN=weak", "dns:weak.example.com");
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_null(sign(ca, r, SIGNET_PROFILE_SERVER, 1, &err));
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+	r = csr(k, "CN=k1", "dns:k1.example.com");
+	assert_null(sign(ca, r, SIGNET_PROFILE_SERVER, 1, &err));
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_bad_signature_refused(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	EVP_PKEY *other = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=pop", "dns:pop.example.com");
+	/* swap in another public key: the signature no longer matches */
+	X509_REQ_set_pubkey(r, other);
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_null(sign(ca, r, SIGNET_PROFILE_SERVER, 1, &err));
+	assert_int_equal(err.code, SIGNET_E_SIG);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+
+static void test_name_constraints(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *in = csr(k, "CN=in", "dns:in.example.com");
+	X509_REQ *out = csr(k, "CN=out", "dns:out.example.org");
+	X509_REQ *apex = csr(k, "CN=apex", "dns:example.com");
+	X509 *x;
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	x = sign(ca, in, SIGNET_PROFILE_SERVER, 1, &err);
+	assert_non_null(x);
+	assert_true(verifies(ca, x, X509_PURPOSE_SSL_SERVER));
+	X509_free(x);
+	assert_null(sign(ca, out, SIGNET_PROFILE_SERVER, 1, &err));
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	assert_non_null(strstr(err.msg, "out.example.org"));
+	assert_null(sign(ca, apex, SIGNET_PROFILE_SERVER, 1, &err));
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	X509_REQ_free(in);
+	X509_REQ_free(out);
+	X509_REQ_free(apex);
+	EVP_PKEY_free(k);
+}
+
+static void test_subca(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=Team CA", NULL);
+	X509 *x;
+	/* the intermediate has pathlen:0 */
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_null(sign(ca, r, SIGNET_PROFILE_SUBCA, 30, &err));
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	assert_non_null(strstr(err.msg, "pathlen"));
+	/* the root may */
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ROOT, "unit pass", &err), 0);
+	x = sign(ca, r, SIGNET_PROFILE_SUBCA, 30, &err);
+	assert_non_null(x);
+	assert_true(X509_check_ca(x) > 0);
+	assert_int_equal(X509_get_pathlen(x), 0);
+	assert_int_equal(X509_get_extended_key_usage(x), UINT32_MAX); /* no EKU */
+	assert_int_equal(sk_X509_num(signet_ca_chain(ca)), 0);
+	assert_true(verifies(ca, x, 0));
+	X509_free(x);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_validity_limits(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=v", "dns:v.example.com");
+	X509 *x;
+	time_t nb, na;
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_null(sign(ca, r, SIGNET_PROFILE_SERVER, 3000, &err));
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	assert_null(sign(ca, r, SIGNET_PROFILE_SERVER, -1, &err));
+	x = sign(ca, r, SIGNET_PROFILE_SERVER, 10, &err);
+	assert_non_null(x);
+	signet_asn1_time_to_time(X509_get0_notBefore(x), &nb);
+	signet_asn1_time_to_time(X509_get0_notAfter(x), &na);
+	assert_true(na - time(NULL) <= 10 * 86400 && na - time(NULL) > 10 * 86400 - 60);
+	assert_true(nb <= time(NULL));
+	X509_free(x);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_server_needs_san(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=nosan.example.com", NULL);
+	X509 *x;
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_null(sign(ca, r, SIGNET_PROFILE_SERVER, 1, &err));
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	x = sign(ca, r, SIGNET_PROFILE_CLIENT, 1, &err);
+	assert_non_null(x);
+	X509_free(x);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * Regression for a core bug: signet_ca_build copies the CSR's public key
+ * as raw SubjectPublicKeyInfo bytes (X509_PUBKEY_set0_param), leaving the
+ * X509_PUBKEY's decoded key NULL.  The certificate signet_ca_sign returns
+ * then has X509_get0_pubkey() == NULL and X509_verify_cert() fails with
+ * "unspecified certificate verification error", although its DER is fine.
+ */
+static void test_signed_cert_has_public_key(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=pk", "dns:pk.example.com");
+	X509 *x;
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	x = sign(ca, r, SIGNET_PROFILE_SERVER, 1, &err);
+	assert_non_null(x);
+	assert_non_null(X509_get0_pubkey(x));
+	assert_true(signet_key_matches(k, X509_get0_pubkey(x)));
+	X509_STORE_add_cert(st, signet_ca_root(ca));
+	X509_STORE_CTX_init(ctx, st, x, signet_ca_chain(ca));
+	assert_int_equal(X509_verify_cert(ctx), 1);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	ERR_clear_error();
+	X509_free(x);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init_files),
+		cmocka_unit_test(test_init_refuses_existing),
+		cmocka_unit_test(test_open_not_a_ca),
+		T(test_root_and_intermediate),
+		T(test_unlock),
+		T(test_sign_before_unlock),
+		T(test_sign_profiles),
+		T(test_serials_unique_and_recorded),
+		T(test_weak_key_refused),
+		T(test_bad_signature_refused),
+		T(test_name_constraints),
+		T(test_subca),
+		T(test_validity_limits),
+		T(test_server_needs_san),
+		T(test_signed_cert_has_public_key),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,258 @@
+/*
+ * test_cert.c - loading certificates (one or many PEM blocks, DER), CSRs and
+ * CRLs; wrong PEM labels named in the message; serial helpers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <signet/cert.h>
+#include <signet/key.h>
+#include <stdlib.h>
+#include <string.h>
+
+static EVP_PKEY *key;
+
+static X509 *make_cert(const char *cn, long serial)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	X509_sign(x, key, EVP_sha256());
+	X509_NAME_free(n);
+	return x;
+}
+
+static char *pem_of(X509 *x, size_t *len)
+{
+	struct signet_err err = { 0 };
+	char *buf = NULL;
+	*len = 0;
+	assert_int_equal(signet_cert_pem_append(x, &buf, len, &err), 0);
+	return buf;
+}
+
+static int setup(void **state)
+{
+	struct signet_err err = { 0 };
+	(void)state;
+	key = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	return key ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(key);
+	return 0;
+}
+
+static void test_multi_pem(void **state)
+{
+	struct signet_err err = { 0 };
+	X509 *a = make_cert("a", 1), *b = make_cert("b", 2), *c = make_cert("c", 3);
+	size_t len = 0;
+	char *buf = NULL;
+	STACK_OF(X509) *sk;
+	(void)state;
+	signet_cert_pem_append(a, &buf, &len, &err);
+	signet_cert_pem_append(b, &buf, &len, &err);
+	signet_cert_pem_append(c, &buf, &len, &err);
+	assert_int_equal(strlen(buf), len);
+	sk = signet_certs_parse((unsigned char *)buf, len, "chain.pem", &err);
+	assert_non_null(sk);
+	assert_int_equal(sk_X509_num(sk), 3);
+	assert_int_equal(X509_cmp(sk_X509_value(sk, 0), a), 0);
+	assert_int_equal(X509_cmp(sk_X509_value(sk, 2), c), 0);
+	sk_X509_pop_free(sk, X509_free);
+	free(buf);
+	X509_free(a);
+	X509_free(b);
+	X509_free(c);
+}
+
+static void test_pem_with_text_around(void **state)
+{
+	struct signet_err err = { 0 };
+	X509 *a = make_cert("a", 1);
+	size_t len;
+	char *pem = pem_of(a, &len), *buf = malloc(len + 100);
+	STACK_OF(X509) *sk;
+	(void)state;
+	snprintf(buf, len + 100, "subject=CN=a\n%s\n", pem);
+	sk = signet_certs_parse((unsigned char *)buf, strlen(buf), "t.pem", &err);
+	assert_non_null(sk);
+	assert_int_equal(sk_X509_num(sk), 1);
+	sk_X509_pop_free(sk, X509_free);
+	free(buf);
+	free(pem);
+	X509_free(a);
+}
+
+static void test_wrong_label(void **state)
+{
+	struct signet_err err = { 0 };
+	char *kpem = NULL, *buf = NULL;
+	size_t klen = 0, len = 0;
+	X509 *a = make_cert("a", 1);
+	(void)state;
+	assert_int_equal(signet_key_to_pem(key, NULL, &kpem, &klen, &err), 0);
+	assert_null(signet_certs_parse((unsigned char *)kpem, klen, "k.pem", &err));
+	assert_int_equal(err.code, SIGNET_E_PARSE);
+	assert_non_null(strstr(err.msg, "k.pem"));
+	assert_non_null(strstr(err.msg, "PRIVATE KEY"));
+	/* a certificate followed by a key: the whole file is refused */
+	signet_cert_pem_append(a, &buf, &len, &err);
+	buf = realloc(buf, len + klen + 1);
+	memcpy(buf + len, kpem, klen + 1);
+	assert_null(signet_certs_parse((unsigned char *)buf, len + klen, "mix.pem", &err));
+	assert_int_equal(err.code, SIGNET_E_PARSE);
+	/* a key where a CSR belongs */
+	assert_null(signet_csr_parse((unsigned char *)kpem, klen, "k.csr", &err));
+	assert_int_equal(err.code, SIGNET_E_PARSE);
+	assert_non_null(strstr(err.msg, "certificate signing request"));
+	/* a certificate where a CRL belongs */
+	assert_null(signet_crl_parse((unsigned char *)buf, len, "c.crl", &err));
+	assert_int_equal(err.code, SIGNET_E_PARSE);
+	assert_non_null(strstr(err.msg, "CERTIFICATE"));
+	assert_int_equal(ERR_peek_error(), 0);
+	signet_secret_free(kpem, klen);
+	free(buf);
+	X509_free(a);
+}
+
+static void test_der(void **state)
+{
+	struct signet_err err = { 0 };
+	X509 *a = make_cert("der", 77);
+	unsigned char *der = NULL;
+	int n = i2d_X509(a, &der);
+	STACK_OF(X509) *sk;
+	(void)state;
+	sk = signet_certs_parse(der, (size_t)n, "a.der", &err);
+	assert_non_null(sk);
+	assert_int_equal(sk_X509_num(sk), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(sk, 0), a), 0);
+	sk_X509_pop_free(sk, X509_free);
+	/* truncated */
+	assert_null(signet_certs_parse(der, (size_t)n - 10, "t.der", &err));
+	assert_int_equal(err.code, SIGNET_E_PARSE);
+	assert_non_null(strstr(err.msg, "t.der"));
+	/* empty */
+	assert_null(signet_certs_parse(der, 0, "e.der", &err));
+	assert_int_equal(err.code, SIGNET_E_PARSE);
+	OPENSSL_free(der);
+	X509_free(a);
+}
+
+static void test_csr_pem_der(void **state)
+{
+	struct signet_err err = { 0 };
+	X509_REQ *r = X509_REQ_new(), *back;
+	unsigned char *der = NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long plen;
+	int n;
+	(void)state;
+	X509_REQ_set_pubkey(r, key);
+	X509_REQ_sign(r, key, EVP_sha256());
+	PEM_write_bio_X509_REQ(b, r);
+	plen = BIO_get_mem_data(b, &p);
+	back = signet_csr_parse((unsigned char *)p, (size_t)plen, "r.csr", &err);
+	assert_non_null(back);
+	X509_REQ_free(back);
+	n = i2d_X509_REQ(r, &der);
+	back = signet_csr_parse(der, (size_t)n, "r.der", &err);
+	assert_non_null(back);
+	X509_REQ_free(back);
+	assert_null(signet_csr_parse(der, (size_t)n / 2, "half.der", &err));
+	assert_int_equal(err.code, SIGNET_E_PARSE);
+	OPENSSL_free(der);
+	BIO_free(b);
+	X509_REQ_free(r);
+}
+
+static void test_serial_hex(void **state)
+{
+	ASN1_INTEGER *i = ASN1_INTEGER_new();
+	BIGNUM *bn = NULL;
+	char buf[64];
+	(void)state;
+	ASN1_INTEGER_set(i, 0);
+	signet_serial_hex(i, buf, sizeof(buf));
+	assert_string_equal(buf, "0");
+	ASN1_INTEGER_set(i, 0x0a0b);
+	signet_serial_hex(i, buf, sizeof(buf));
+	assert_string_equal(buf, "a0b");
+	BN_hex2bn(&bn, "7FEDCBA9876543210FEDCBA987654321");
+	BN_to_ASN1_INTEGER(bn, i);
+	signet_serial_hex(i, buf, sizeof(buf));
+	assert_string_equal(buf, "7fedcba9876543210fedcba987654321");
+	BN_free(bn);
+	ASN1_INTEGER_free(i);
+}
+
+static void test_serial_normalize(void **state)
+{
+	char out[64], small[4];
+	(void)state;
+	assert_int_equal(signet_serial_normalize("00AbC", out, sizeof(out)), 0);
+	assert_string_equal(out, "abc");
+	assert_int_equal(signet_serial_normalize("0x1F", out, sizeof(out)), 0);
+	assert_string_equal(out, "1f");
+	assert_int_equal(signet_serial_normalize("01:0A:ff", out, sizeof(out)), 0);
+	assert_string_equal(out, "10aff");
+	assert_int_equal(signet_serial_normalize("0000", out, sizeof(out)), 0);
+	assert_string_equal(out, "0");
+	assert_int_equal(signet_serial_normalize("xyz", out, sizeof(out)), -1);
+	assert_int_equal(signet_serial_normalize("web.example", out, sizeof(out)), -1);
+	assert_int_equal(signet_serial_normalize("12345", small, sizeof(small)), -1);
+}
+
+static void test_fingerprint_and_time(void **state)
+{
+	X509 *a = make_cert("fp", 5);
+	unsigned char md[32];
+	unsigned int n;
+	char fp[65], want[65];
+	time_t nb = 0, na = 0;
+	(void)state;
+	assert_int_equal(signet_cert_fingerprint(a, fp), 0);
+	X509_digest(a, EVP_sha256(), md, &n);
+	for (unsigned i = 0; i < n; i++)
+		snprintf(want + 2 * i, 3, "%02x", md[i]);
+	assert_string_equal(fp, want);
+	assert_int_equal(signet_asn1_time_to_time(X509_get0_notBefore(a), &nb), 0);
+	assert_int_equal(signet_asn1_time_to_time(X509_get0_notAfter(a), &na), 0);
+	assert_int_equal(na - nb, 86400);
+	assert_int_equal(signet_asn1_time_to_time(NULL, &nb), -1);
+	X509_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_multi_pem),
+		cmocka_unit_test(test_pem_with_text_around),
+		cmocka_unit_test(test_wrong_label),
+		cmocka_unit_test(test_der),
+		cmocka_unit_test(test_csr_pem_der),
+		cmocka_unit_test(test_serial_hex),
+		cmocka_unit_test(test_serial_normalize),
+		cmocka_unit_test(test_fingerprint_and_time),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
