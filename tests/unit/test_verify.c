@@ -1,0 +1,314 @@
+/*
+ * test_verify.c - unit tests of the verifier: RFC 6125 name matching and a
+ * few chains made here with OpenSSL (root -> intermediate -> leaf), each
+ * failure class with its code and sentence, alternative paths, the
+ * signature cache.
+ */
+#include <signet/verify.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static int dm(const char *pattern, const char *host)
+{
+	return signet_dns_match(pattern, strlen(pattern), host);
+}
+
+static void test_dns_valid(void **state)
+{
+	(void)state;
+	assert_true(signet_dns_valid("example.com", 11, 0));
+	assert_true(signet_dns_valid("a-b.example.com.", 16, 0));
+	assert_true(signet_dns_valid("*.example.com", 13, 1));
+	assert_false(signet_dns_valid("*.example.com", 13, 0));
+	assert_false(signet_dns_valid("foo_bar.example.com", 19, 0));
+	assert_false(signet_dns_valid("-a.example.com", 14, 0));
+	assert_false(signet_dns_valid("a-.example.com", 14, 0));
+	assert_false(signet_dns_valid("a..example.com", 14, 0));
+	assert_false(signet_dns_valid(".example.com", 12, 0));
+	assert_false(signet_dns_valid("f*.example.com", 14, 1));
+	assert_false(signet_dns_valid("a.*.example.com", 15, 1));
+	assert_false(signet_dns_valid("", 0, 0));
+	assert_false(signet_dns_valid("exa\0mple.com", 12, 0));
+	{
+		char label[80];
+		memset(label, 'a', 64);
+		memcpy(label + 64, ".com", 5);
+		assert_false(signet_dns_valid(label, strlen(label), 0));
+		assert_true(signet_dns_valid(label + 1, strlen(label + 1), 0));
+	}
+}
+
+static void test_dns_match(void **state)
+{
+	(void)state;
+	assert_true(dm("www.example.com", "www.example.com"));
+	assert_true(dm("www.example.com", "WWW.Example.COM"));
+	assert_true(dm("www.example.com.", "www.example.com"));
+	assert_false(dm("www.example.com", "example.com"));
+	assert_false(dm("example.com", "www.example.com"));
+	/* wildcards: one whole leftmost label */
+	assert_true(dm("*.example.com", "foo.example.com"));
+	assert_false(dm("*.example.com", "example.com"));
+	assert_false(dm("*.example.com", "a.b.example.com"));
+	assert_false(dm("f*.example.com", "foo.example.com"));
+	assert_false(dm("*oo.example.com", "foo.example.com"));
+	assert_false(dm("foo.*.com", "foo.example.com"));
+	assert_false(dm("*", "com"));
+	assert_false(dm("*.com", "example.com"));
+	assert_false(dm("*.example.com", ".example.com"));
+	/* reference identifiers must be DNS names themselves */
+	assert_false(dm("*.example.com", "*.example.com"));
+	assert_false(dm("foo_bar.example.com", "foo_bar.example.com"));
+}
+
+static void test_email_match(void **state)
+{
+	(void)state;
+	assert_true(signet_email_match("alice@example.com", 17, "alice@EXAMPLE.com"));
+	assert_false(signet_email_match("alice@example.com", 17, "Alice@example.com"));
+	assert_false(signet_email_match("alice@example.com", 17, "alice@example.org"));
+	assert_false(signet_email_match("example.com", 11, "alice@example.com"));
+}
+
+/* ---- chains ---- */
+
+struct pki {
+	EVP_PKEY *root_key, *inter_key, *leaf_key, *other_key;
+	X509 *root, *inter, *leaf, *bogus_inter;
+};
+
+static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+		       int ca, const char *san, long nb, long na, long serial)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+
+	assert_non_null(x);
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
+	X509_NAME_free(n);
+	X509_gmtime_adj(X509_getm_notBefore(x), nb);
+	X509_gmtime_adj(X509_getm_notAfter(x), na);
+	X509_set_pubkey(x, key);
+	add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
+	if (issuer != NULL)
+		add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
+	if (ca) {
+		add_ext(x, issuer ? issuer : x, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(x, issuer ? issuer : x, NID_key_usage, "critical,keyCertSign,cRLSign");
+	} else {
+		add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
+		add_ext(x, issuer, NID_ext_key_usage, "serverAuth");
+		add_ext(x, issuer, NID_subject_alt_name, san);
+	}
+	assert_true(X509_sign(x, issuer_key, EVP_sha256()) > 0);
+	return x;
+}
+
+static int setup_pki(void **state)
+{
+	struct pki *p = calloc(1, sizeof(*p));
+	assert_non_null(p);
+	p->root_key = EVP_EC_gen("P-256");
+	p->inter_key = EVP_EC_gen("P-256");
+	p->leaf_key = EVP_EC_gen("P-256");
+	p->other_key = EVP_EC_gen("P-256");
+	p->root = make_cert("Test Root", p->root_key, NULL, p->root_key, 1, NULL, -3600, 86400 * 365, 1);
+	p->inter = make_cert("Test Intermediate", p->inter_key, p->root, p->root_key, 1, NULL,
+			     -3600, 86400 * 180, 2);
+	/* Same name and key identifiers as the intermediate, signed by a
+	 * stranger: a candidate issuer whose signature never verifies. */
+	p->bogus_inter = make_cert("Test Intermediate", p->inter_key, p->root, p->other_key, 1,
+				   NULL, -3600, 86400 * 180, 3);
+	p->leaf = make_cert("server.example.com", p->leaf_key, p->inter, p->inter_key, 0,
+			    "DNS:server.example.com,DNS:*.cdn.example.com,IP:192.0.2.7", -3600,
+			    86400 * 30, 4);
+	*state = p;
+	return 0;
+}
+
+static int teardown_pki(void **state)
+{
+	struct pki *p = *state;
+	X509_free(p->root);
+	X509_free(p->inter);
+	X509_free(p->bogus_inter);
+	X509_free(p->leaf);
+	EVP_PKEY_free(p->root_key);
+	EVP_PKEY_free(p->inter_key);
+	EVP_PKEY_free(p->leaf_key);
+	EVP_PKEY_free(p->other_key);
+	free(p);
+	return 0;
+}
+
+static int run(struct pki *p, struct signet_verify_opts *o, int with_inter,
+	       struct signet_err *err, int *chain_len)
+{
+	struct signet_trust *t = signet_trust_new(err);
+	STACK_OF(X509) *unt = sk_X509_new_null(), *chain = NULL;
+	int rc;
+
+	assert_non_null(t);
+	assert_int_equal(signet_trust_add(t, p->root, err), 0);
+	if (with_inter)
+		sk_X509_push(unt, p->inter);
+	rc = signet_verify(t, p->leaf, unt, o, &chain, err);
+	if (chain_len != NULL)
+		*chain_len = chain ? sk_X509_num(chain) : 0;
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_free(unt);
+	signet_trust_free(t);
+	return rc;
+}
+
+static void test_chain_ok(void **state)
+{
+	struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+					.host = "server.example.com" };
+	struct signet_err err;
+	int n = 0;
+	assert_int_equal(run(*state, &o, 1, &err, &n), 0);
+	assert_int_equal(n, 3);
+	o.host = "img.cdn.example.com";
+	assert_int_equal(run(*state, &o, 1, &err, NULL), 0);
+	o.host = NULL;
+	o.ip = "192.0.2.7";
+	assert_int_equal(run(*state, &o, 1, &err, NULL), 0);
+}
+
+static void test_chain_name_mismatch(void **state)
+{
+	struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+					.host = "api.example.com" };
+	struct signet_err err;
+	assert_int_equal(run(*state, &o, 1, &err, NULL), -1);
+	assert_int_equal(err.code, SIGNET_E_NAME);
+	assert_string_equal(err.msg, "name mismatch: api.example.com is not covered by SANs "
+				     "[server.example.com, *.cdn.example.com, 192.0.2.7]");
+	o.host = NULL;
+	o.ip = "192.0.2.8";
+	assert_int_equal(run(*state, &o, 1, &err, NULL), -1);
+	assert_int_equal(err.code, SIGNET_E_NAME);
+}
+
+static void test_chain_expired(void **state)
+{
+	struct signet_verify_opts o = { .max_depth = -1 };
+	struct signet_err err;
+	o.at = time(NULL) + 86400 * 33;
+	assert_int_equal(run(*state, &o, 1, &err, NULL), -1);
+	assert_int_equal(err.code, SIGNET_E_EXPIRED);
+	assert_non_null(strstr(err.msg, "server.example.com: expired 3 days ago (notAfter "));
+	o.at = time(NULL) - 86400 * 2;
+	assert_int_equal(run(*state, &o, 1, &err, NULL), -1);
+	assert_int_equal(err.code, SIGNET_E_EXPIRED);
+	assert_non_null(strstr(err.msg, "not valid until"));
+}
+
+static void test_chain_untrusted(void **state)
+{
+	struct signet_verify_opts o = { .max_depth = -1 };
+	struct signet_err err;
+	assert_int_equal(run(*state, &o, 0, &err, NULL), -1);
+	assert_int_equal(err.code, SIGNET_E_UNTRUSTED);
+	assert_string_equal(err.msg, "no path to a trusted root: issuer 'CN=Test Intermediate' "
+				     "of server.example.com not found among 0 untrusted and 1 "
+				     "trusted certificates");
+}
+
+static void test_chain_depth(void **state)
+{
+	struct signet_verify_opts o = { .max_depth = 0 };
+	struct signet_err err;
+	assert_int_equal(run(*state, &o, 1, &err, NULL), -1);
+	assert_int_equal(err.code, SIGNET_E_CONSTRAINT);
+	o.max_depth = 1;
+	assert_int_equal(run(*state, &o, 1, &err, NULL), 0);
+}
+
+static void test_alternative_path_and_cache(void **state)
+{
+	struct pki *p = *state;
+	struct signet_verify_opts o = { .max_depth = -1 };
+	struct signet_err err;
+	struct signet_trust *t = signet_trust_new(&err);
+	STACK_OF(X509) *unt = sk_X509_new_null();
+	unsigned long hits, misses;
+
+	assert_int_equal(signet_trust_add(t, p->root, &err), 0);
+	/* The bogus candidate comes first; the search must move on. */
+	sk_X509_push(unt, p->bogus_inter);
+	sk_X509_push(unt, p->inter);
+	assert_int_equal(signet_verify(t, p->leaf, unt, &o, NULL, &err), 0);
+	signet_trust_cache_stats(t, &hits, &misses);
+	assert_int_equal(hits, 0);
+	assert_int_equal(signet_verify(t, p->leaf, unt, &o, NULL, &err), 0);
+	signet_trust_cache_stats(t, &hits, &misses);
+	assert_true(hits >= 1); /* intermediate's signature was not checked again */
+	/* Only the bogus one: no path, and the sentence says why. */
+	sk_X509_pop(unt);
+	assert_int_equal(signet_verify(t, p->leaf, unt, &o, NULL, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_UNTRUSTED);
+	assert_non_null(strstr(err.msg, "Test Intermediate: signature does not verify"));
+	sk_X509_free(unt);
+	signet_trust_free(t);
+}
+
+static void test_weak_algorithm(void **state)
+{
+	struct pki *p = *state;
+	struct signet_verify_opts o = { .max_depth = -1 };
+	struct signet_err err;
+	struct signet_trust *t = signet_trust_new(&err);
+	EVP_PKEY *rsa = EVP_RSA_gen(1024);
+	X509 *weak = make_cert("weak.example.com", rsa, p->root, p->root_key, 0,
+			       "DNS:weak.example.com", -60, 86400, 9);
+
+	assert_int_equal(signet_trust_add(t, p->root, &err), 0);
+	assert_int_equal(signet_verify(t, weak, NULL, &o, NULL, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_ALGORITHM);
+	assert_string_equal(err.msg,
+			    "weak.example.com: RSA key of 1024 bits is below the 2048-bit minimum");
+	X509_free(weak);
+	EVP_PKEY_free(rsa);
+	signet_trust_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dns_valid),
+		cmocka_unit_test(test_dns_match),
+		cmocka_unit_test(test_email_match),
+		cmocka_unit_test(test_chain_ok),
+		cmocka_unit_test(test_chain_name_mismatch),
+		cmocka_unit_test(test_chain_expired),
+		cmocka_unit_test(test_chain_untrusted),
+		cmocka_unit_test(test_chain_depth),
+		cmocka_unit_test(test_alternative_path_and_cache),
+		cmocka_unit_test(test_weak_algorithm),
+	};
+	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
+}
