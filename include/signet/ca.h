@@ -70,7 +70,10 @@ struct signet_sign_req {
 };
 
 /* Verifies the CSR, applies the profile and policy, and signs, without
- * recording.  Safe to call from several threads at once on one CA. */
+ * recording.  Safe to call from several threads at once on one CA.
+ * For speed the result carries the public key only as its encoding
+ * (X509_get0_pubkey returns NULL): it is meant to be recorded and written
+ * out; use signet_ca_sign, or re-parse the DER, for a fully decoded object. */
 X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *r,
 		      struct signet_err *err);
 /* Records a certificate from signet_ca_build.  SIGNET_E_EXISTS when its
@@ -78,7 +81,8 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req *r,
 		     struct signet_err *err);
 
-/* Verifies the CSR, applies the profile and policy, signs, records.
+/* Verifies the CSR, applies the profile and policy, signs, records, and
+ * returns a fully decoded certificate.
  * Returns the certificate (caller frees) or NULL with err set. */
 X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
 		     struct signet_err *err);

@@ -773,6 +773,24 @@ int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req
 			   r->now ? r->now : time(NULL), err);
 }
 
+/* A full parse of x's encoding: an object whose public key is decoded. */
+static X509 *reparse(X509 *x, struct signet_err *err)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len = i2d_X509(x, &der);
+	X509 *y = NULL;
+
+	if (len > 0) {
+		p = der;
+		y = d2i_X509(NULL, &p, len);
+	}
+	OPENSSL_free(der);
+	if (y == NULL)
+		signet_err_ossl(err, SIGNET_E_INTERNAL, "cannot re-read the issued certificate");
+	return y;
+}
+
 X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
 		     struct signet_err *err)
 {
@@ -780,8 +798,11 @@ X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
 		X509 *x = signet_ca_build(ca, r, err);
 		if (x == NULL)
 			return NULL;
-		if (signet_ca_record(ca, x, r, err) == 0)
-			return x;
+		if (signet_ca_record(ca, x, r, err) == 0) {
+			X509 *y = reparse(x, err);
+			X509_free(x);
+			return y;
+		}
 		X509_free(x);
 		/* A serial collision (2^-127 odds) gets a fresh serial. */
 		if (err->code != SIGNET_E_EXISTS || attempt >= 3)
