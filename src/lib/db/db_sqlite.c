@@ -52,6 +52,12 @@ static const char *const migrations[] = {
 
 static int fail(struct sqlite_db *d, struct signet_err *err, const char *what)
 {
+	int ec = sqlite3_extended_errcode(d->h);
+	/* A full disk is an I/O condition the user fixes, not a database fault. */
+	if ((ec & 0xff) == SQLITE_FULL || ec == SQLITE_IOERR_WRITE || ec == SQLITE_IOERR_FSYNC)
+		return signet_err_set(err, SIGNET_E_IO, "%s: %s: %s", d->path, what,
+				      (ec & 0xff) == SQLITE_FULL ? "no space left on device"
+								 : sqlite3_errmsg(d->h));
 	return signet_err_set(err, SIGNET_E_DB, "%s: %s: %s", d->path, what,
 			      sqlite3_errmsg(d->h));
 }
@@ -60,9 +66,8 @@ static int exec(struct sqlite_db *d, const char *sql, struct signet_err *err)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		signet_err_set(err, SIGNET_E_DB, "%s: %s", d->path, msg ? msg : "error");
 		sqlite3_free(msg);
-		return -1;
+		return fail(d, err, "statement failed");
 	}
 	return 0;
 }
