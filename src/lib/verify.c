@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <signet/cert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,21 +248,103 @@ void vfy_note(json_t *checks, const char *check, X509 *x, int ok, const char *de
 
 /* ---- signature cache ---- */
 
-static int cache_key(X509 *issuer, X509 *subject, unsigned char key[32])
+/*
+ * SHA-256 of a certificate's DER, memoised on the X509 object (ex_data), so
+ * that repeated verifications with the same parsed intermediates do not
+ * re-encode them.  Anchors are shared between threads, and setting ex_data
+ * may grow its array, so every get/set of our memos holds the trust lock.
+ */
+static pthread_once_t der_idx_once = PTHREAD_ONCE_INIT;
+static int der_idx = -1;
+
+static void der_memo_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			  void *argp)
 {
-	unsigned char *a = NULL, *b = NULL;
-	int la = i2d_X509(issuer, &a), lb = i2d_X509(subject, &b), ok = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	OPENSSL_free(ptr);
+}
+
+static void der_idx_init(void)
+{
+	der_idx = X509_get_ex_new_index(0, NULL, NULL, NULL, der_memo_free);
+}
+
+static int der_sha256(struct signet_trust *t, X509 *x, unsigned char out[32])
+{
+	unsigned char *der = NULL, *memo = NULL;
+	unsigned int n = 0;
+	int len, ok;
+
+	pthread_once(&der_idx_once, der_idx_init);
+	if (der_idx >= 0) {
+		pthread_mutex_lock(&t->lock);
+		memo = X509_get_ex_data(x, der_idx);
+		if (memo != NULL)
+			memcpy(out, memo, 32);
+		pthread_mutex_unlock(&t->lock);
+		if (memo != NULL)
+			return 1;
+	}
+	len = i2d_X509(x, &der);
+	ok = len > 0 && EVP_Digest(der, (size_t)len, out, &n, EVP_sha256(), NULL) && n == 32;
+	OPENSSL_free(der);
+	if (ok && der_idx >= 0 && (memo = OPENSSL_memdup(out, 32)) != NULL) {
+		unsigned char *old;
+		pthread_mutex_lock(&t->lock);
+		old = X509_get_ex_data(x, der_idx); /* another thread may have won */
+		if (old != NULL || !X509_set_ex_data(x, der_idx, memo)) {
+			OPENSSL_free(memo);
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	return ok;
+}
+
+/*
+ * Profile memo: a bit per (role, purpose) whose profile checks this
+ * certificate passed; the checks depend on nothing else.  A lost race
+ * only means a check is repeated.
+ */
+static pthread_once_t prof_idx_once = PTHREAD_ONCE_INIT;
+static int prof_idx = -1;
+
+static void prof_idx_init(void)
+{
+	prof_idx = X509_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int profile_memo_has(struct signet_trust *t, X509 *x, int role)
+{
+	uintptr_t bits = 0;
+	pthread_once(&prof_idx_once, prof_idx_init);
+	if (prof_idx < 0)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	bits = (uintptr_t)X509_get_ex_data(x, prof_idx);
+	pthread_mutex_unlock(&t->lock);
+	return (bits & ((uintptr_t)1 << role)) != 0;
+}
+
+static void profile_memo_set(struct signet_trust *t, X509 *x, int role)
+{
+	pthread_once(&prof_idx_once, prof_idx_init);
+	if (prof_idx < 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	X509_set_ex_data(x, prof_idx,
+			 (void *)((uintptr_t)X509_get_ex_data(x, prof_idx) | ((uintptr_t)1 << role)));
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Key of "issuer's key verified subject's signature": both exact DERs. */
+static int cache_key(struct signet_trust *t, X509 *issuer, X509 *subject,
+		     unsigned char key[32])
+{
+	unsigned char both[64];
 	unsigned int kl = 0;
 
-	if (la > 0 && lb > 0 && md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-	    EVP_DigestUpdate(md, a, (size_t)la) && EVP_DigestUpdate(md, b, (size_t)lb) &&
-	    EVP_DigestFinal_ex(md, key, &kl) && kl == 32)
-		ok = 1;
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(a);
-	OPENSSL_free(b);
-	return ok;
+	if (!der_sha256(t, issuer, both) || !der_sha256(t, subject, both + 32))
+		return 0;
+	return EVP_Digest(both, sizeof(both), key, &kl, EVP_sha256(), NULL) && kl == 32;
 }
 
 static size_t cache_slot(const unsigned char key[32])
@@ -282,6 +365,7 @@ struct vctx {
 	int logical; /* intermediates in path that are not self-issued */
 	int nodes_left, sigs_left, paths_left, budget_hit;
 	int done, have_err, n_paths, sig_failures;
+	int want_report; /* build the JSON report (--json); costs time */
 	struct signet_err first_err;
 	json_t *first_report; /* checks of the path whose error we report */
 	json_t *ok_report;
@@ -298,7 +382,7 @@ static int sig_ok(struct vctx *v, X509 *issuer, X509 *subject, int cacheable)
 	EVP_PKEY *pk;
 	int ok;
 
-	cacheable = cacheable && cache_key(issuer, subject, key);
+	cacheable = cacheable && cache_key(v->t, issuer, subject, key);
 	if (cacheable) {
 		slot = cache_slot(key);
 		pthread_mutex_lock(&v->t->lock);
@@ -406,6 +490,9 @@ static int check_time(struct vctx *v, X509 *x, json_t *checks, struct signet_err
 	time_t tb = 0, ta = 0;
 	int c;
 
+	if (checks == NULL && ASN1_TIME_cmp_time_t(nb, v->at) == -1 &&
+	    ASN1_TIME_cmp_time_t(na, v->at) >= 0)
+		return 0; /* the common case, without building messages */
 	vfy_cert_label(x, label, sizeof(label));
 	if (ASN1_TIME_check(nb) != 1 || ASN1_TIME_check(na) != 1 ||
 	    signet_asn1_time_to_time(nb, &tb) < 0 || signet_asn1_time_to_time(na, &ta) < 0) {
@@ -728,8 +815,15 @@ static int judge(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 		if (check_time(v, v->path[i], checks, err) < 0)
 			return -1;
 	for (int i = 0; i < n; i++) {
+		/* CA certificates repeat across calls; a pass is memoised per
+		 * role and purpose on the X509 object (ex_data). */
+		int role = (i == n - 1 ? 2 : i > 0 ? 1 : 0) * 3 + (int)v->o->purpose;
+		if (i > 0 && profile_memo_has(v->t, v->path[i], role))
+			continue;
 		if (vfy_profile_cert(v->path[i], i, n, v->o, err) < 0)
 			return -1;
+		if (i > 0)
+			profile_memo_set(v->t, v->path[i], role);
 		vfy_note(checks, "profile", v->path[i], 1, "algorithms, keys and extensions");
 	}
 	if (check_crls(v, n, err) < 0 || openssl_check(v, n, checks, err) < 0 ||
@@ -767,7 +861,7 @@ static json_t *path_json(struct vctx *v, int n)
 static void try_path(struct vctx *v, int n)
 {
 	struct signet_err e;
-	json_t *checks = json_array();
+	json_t *checks = v->want_report ? json_array() : NULL;
 
 	if (v->paths_left <= 0) {
 		v->budget_hit = 1;
@@ -779,7 +873,9 @@ static void try_path(struct vctx *v, int n)
 	signet_err_clear(&e);
 	if (judge(v, n, checks, &e) == 0) {
 		v->done = 1;
-		v->ok_report = json_pack("{s:o, s:o}", "chain", path_json(v, n), "checks", checks);
+		if (v->want_report)
+			v->ok_report = json_pack("{s:o, s:o}", "chain", path_json(v, n),
+						 "checks", checks);
 		if (v->chain == NULL) {
 			v->chain = sk_X509_new_null();
 			for (int i = 0; v->chain != NULL && i < n; i++)
@@ -791,7 +887,9 @@ static void try_path(struct vctx *v, int n)
 	if (!v->have_err) {
 		v->have_err = 1;
 		v->first_err = e;
-		v->first_report = json_pack("{s:o, s:o}", "chain", path_json(v, n), "checks", checks);
+		if (v->want_report)
+			v->first_report = json_pack("{s:o, s:o}", "chain", path_json(v, n),
+						    "checks", checks);
 	} else {
 		json_decref(checks);
 	}
@@ -892,6 +990,7 @@ int signet_verify_report(struct signet_trust *trust, X509 *leaf,
 	if (chain != NULL)
 		*chain = NULL;
 	v.t = trust;
+	v.want_report = report != NULL;
 	v.o = opts != NULL ? opts : &defaults;
 	v.at = v.o->at != 0 ? v.o->at : time(NULL);
 	v.max_inter = SIGNET_MAX_INTERMEDIATES;
