@@ -151,7 +151,10 @@ int cmd_crl(int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (!delta && signet_file_write(basepath, der, der_len, 0644, 0, &err) < 0)
+	/* The base copy is not fsync'ed: after a crash an older complete CRL
+	 * may remain, and a delta against an older base lists a superset of
+	 * the changes, which is still correct for holders of either base. */
+	if (!delta && signet_file_write(basepath, der, der_len, 0644, SIGNET_WRITE_NOSYNC, &err) < 0)
 		goto fail;
 	if (strcmp(out, "-") != 0) {
 		if (delta)

@@ -262,8 +262,21 @@ struct server {
 	int have_dbver;
 };
 
+/* A worker's memo of request bytes -> cached response, so a repeated
+ * request (the common case: clients ask again and again about the same
+ * certificate) skips even the DER parse.  Valid for one generation. */
+#define MEMO_SLOTS 4096
+#define MEMO_REQ_MAX 256
+struct memo {
+	uint_fast64_t gen;
+	const struct cached *resp;
+	size_t len;
+	unsigned char req[MEMO_REQ_MAX];
+};
+
 struct worker {
 	struct server *srv;
+	struct memo *memo;
 	struct event_base *base;
 	int lfd;
 	struct event *lev;
@@ -362,8 +375,19 @@ static void answer(struct conn *c, const unsigned char *der, size_t len)
 	unsigned char *out = NULL;
 	size_t out_len = 0;
 	struct ent *e = NULL;
+	struct memo *m = NULL;
+	const struct cached *hit = NULL;
 
 	worker_snap(w);
+	if (w->memo != NULL && len > 0 && len <= MEMO_REQ_MAX) {
+		m = &w->memo[hash_serial(der, len) % MEMO_SLOTS];
+		if (m->resp != NULL && m->gen == w->gen && m->len == len &&
+		    memcmp(m->req, der, len) == 0) {
+			http_reply(c, 200, "OK", m->resp->der, m->resp->len,
+				   "application/ocsp-response");
+			return;
+		}
+	}
 	signet_ocsp_request_parse(rsp, der, len, &q);
 	if (q.error != 0) {
 		const unsigned char *d = signet_ocsp_error_der(rsp, q.error, &out_len);
@@ -374,6 +398,7 @@ static void answer(struct conn *c, const unsigned char *der, size_t len)
 		for (struct cached *k = atomic_load(&e->cache); k != NULL; k = k->next)
 			if (k->hash == q.hash) {
 				http_reply(c, 200, "OK", k->der, k->len, "application/ocsp-response");
+				hit = k;
 				goto out;
 			}
 	}
@@ -396,9 +421,16 @@ static void answer(struct conn *c, const unsigned char *der, size_t len)
 			do
 				k->next = head;
 			while (!atomic_compare_exchange_weak(&e->cache, &head, k));
+			hit = k;
 		}
 	}
 out:
+	if (m != NULL && hit != NULL) {
+		m->gen = w->gen;
+		m->resp = hit;
+		m->len = len;
+		memcpy(m->req, der, len);
+	}
 	OPENSSL_free(out);
 	signet_ocsp_request_clear(&q);
 }
@@ -808,6 +840,7 @@ int ocsp_server_run(const struct ocsp_server_opts *in, struct signet_err *err)
 		struct worker *w = &srv.workers[i];
 		w->srv = &srv;
 		w->lfd = -1;
+		w->memo = calloc(MEMO_SLOTS, sizeof(*w->memo)); /* optional: NULL disables */
 		srv.nworkers++;
 		w->base = event_base_new();
 		ENSURE(w->base != NULL, err, SIGNET_E_INTERNAL, "cannot create an event loop");
@@ -846,6 +879,7 @@ out:
 		while (w->conns != NULL)
 			conn_free(w->conns);
 		snap_release(w->snap);
+		free(w->memo);
 		if (w->lev)
 			event_free(w->lev);
 		if (w->lfd >= 0)

@@ -1,0 +1,69 @@
+#!/bin/bash
+# bench/ocsp/run.sh - OCSP responder throughput and memory, signet vs
+# `openssl ocsp -port`, on the same certificates and revocations.
+# usage: bench/ocsp/run.sh SIGNET LOADGEN [KNOWN]   (never run by ctest)
+# KNOWN certificates (default 1000000) are inserted into the database; 64
+# real ones are issued and queried (SHA-1 CertIDs, no nonce, as browsers
+# and RFC 5019 clients send).  Each load runs 10 s, 3 times; medians.
+set -eu
+SIGNET=$1 LOADGEN=$2 KNOWN=${3:-1000000}
+W=$(mktemp -d /tmp/signet-bench-ocsp.XXXXXX)
+pids=()
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; rm -rf "$W"' EXIT
+cd "$W"
+export SIGNET_DIR=$W/ca
+"$SIGNET" init --name "Bench Root" --intermediate --no-passphrase >/dev/null 2>&1
+mkdir -p certs
+for i in $(seq 64); do "$SIGNET" issue c$i --profile client --out-dir certs >/dev/null 2>&1; done
+for i in $(seq 1 8 64); do "$SIGNET" revoke certs/c$i.crt --reason keyCompromise >/dev/null; done
+ISS=$(sqlite3 ca/signet.db "SELECT issuer FROM certs WHERE profile='client' LIMIT 1")
+sqlite3 ca/signet.db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < $KNOWN)
+  INSERT INTO certs (serial, fingerprint, issuer, subject, profile, not_before, not_after,
+    issued_at, status, revoked_at, reason, der)
+  SELECT printf('%x', 1152921504606846976 + i*7919), 'bench'||i, '$ISS', 'CN=b', 'server',
+    1700000000, 1900000000, 1700000000, i % 10 = 0, CASE WHEN i % 10 = 0 THEN 1700000000 END,
+    CASE WHEN i % 10 = 0 THEN 1 END, x'00' FROM n"
+for i in $(seq 64); do
+	openssl ocsp -issuer ca/intermediate.crt -cert certs/c$i.crt -no_nonce -reqout r$i.der >/dev/null
+done
+# openssl's index of the same 64 certificates
+python3 - <<'PY'
+import sqlite3
+db = sqlite3.connect("ca/signet.db")
+with open("index.txt", "w") as f:
+    for s, st, t in db.execute("SELECT serial, status, revoked_at FROM certs WHERE profile='client'"):
+        if len(s) % 2: s = "0" + s
+        if st == 1:
+            import time
+            f.write("R\t300101000000Z\t%s,keyCompromise\t%s\tunknown\t/CN=x\n" % (time.strftime("%y%m%d%H%M%SZ", time.gmtime(t)), s.upper()))
+        else:
+            f.write("V\t300101000000Z\t\t%s\tunknown\t/CN=x\n" % s.upper())
+PY
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+load() { # port conns [--close] -> rate
+	for r in 1 2 3; do "$LOADGEN" 127.0.0.1 "$1" "$2" 10 r*.der ${3:-} | sed 's/.*rate=\([0-9]*\).*/\1/'; done | median
+}
+P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/time -f "%M" -o rss.txt "$SIGNET" ocsp serve --listen 127.0.0.1:$P --threads 2 2>serve.log &
+pids+=($!)
+for i in $(seq 600); do grep -q "serving on" serve.log && break; sleep 0.1; done
+rss_idle=$(grep VmRSS /proc/$(pgrep -f "ocsp serve --listen 127.0.0.1:$P" | head -1)/status | awk '{print $2}')
+s1=$(load $P 1); s16=$(load $P 16); s64=$(load $P 64); s16c=$(load $P 16 --close)
+kill ${pids[0]}; wait ${pids[0]} 2>/dev/null || true
+rss_peak=$(cat rss.txt)
+O=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+openssl ocsp -port $O -index index.txt -CA ca/intermediate.crt -rsigner ca/intermediate.crt \
+	-rkey ca/intermediate.key -nmin 60 >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
+o1=$(load $O 1 --close); o16=$(load $O 16 --close)
+echo "known certificates: $KNOWN; signet RSS after start: $((rss_idle / 1024)) MB, peak: $((rss_peak / 1024)) MB"
+printf "%-40s %10s\n" "load" "responses/s"
+printf "%-40s %10s\n" "signet, 1 conn keep-alive" "$s1"
+printf "%-40s %10s\n" "signet, 16 conns keep-alive" "$s16"
+printf "%-40s %10s\n" "signet, 64 conns keep-alive" "$s64"
+printf "%-40s %10s\n" "signet, 16 clients, new conn per request" "$s16c"
+printf "%-40s %10s\n" "openssl ocsp -port, 1 client" "$o1"
+printf "%-40s %10s\n" "openssl ocsp -port, 16 clients" "$o16"
+echo "ratio (signet 16 keep-alive / openssl 16): $(echo "scale=1; $s16 / $o16" | bc)x"
+echo "ratio (signet 16 new-conn / openssl 16):   $(echo "scale=1; $s16c / $o16" | bc)x"
