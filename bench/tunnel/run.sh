@@ -135,7 +135,7 @@ EOF
 		cat >"$W/haproxy.cfg" <<EOF
 global
 	nbthread 2
-	maxconn 100000
+	maxconn 9000
 	ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
 defaults
 	mode tcp
@@ -174,7 +174,7 @@ EOF
 		;;
 	esac
 	PIDS+=("$PEER_PID")
-	wait_port "$p"
+	wait_port "$p" || { echo "$name did not start:"; cat "$W/$name.log" "$W/ngx/logs/error.log" 2>/dev/null | tail -5; return 1; }
 }
 
 stop_peer() {
@@ -246,6 +246,7 @@ echo
 echo "signet / peer (higher is better for hs, req/s, bulk; lower for latency and memory)"
 for peer in $PEERS; do
 	[ "$peer" = signet ] && continue
+	[ -n "${M[signet,hs]:-}" ] || continue
 	[ -n "${M[$peer,hs]:-}" ] || continue
 	awk -v p="$peer" -v a="${M[signet,hs]}" -v b="${M[$peer,hs]}" -v c="${M[signet,rps]}" \
 		-v d="${M[$peer,rps]}" -v e="${M[signet,p99]}" -v f="${M[$peer,p99]}" \

@@ -420,6 +420,10 @@ static void tls_failure(struct conn *c, struct bufferevent *bev)
 	default:
 		break;
 	}
+	if (ERR_GET_LIB(first) == ERR_LIB_SYS || ERR_reason_error_string(first) == NULL) {
+		set_reason(c, R_TLS_EOF, "connection reset during the TLS handshake");
+		return;
+	}
 	{
 		const char *rs = ERR_reason_error_string(first);
 		char buf[160];
