@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -296,6 +297,54 @@ static void test_weak_algorithm(void **state)
 	signet_trust_free(t);
 }
 
+struct worker {
+	struct signet_trust *t;
+	struct pki *p;
+	STACK_OF(X509) *unt;
+	int failures;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+					.host = "server.example.com" };
+	struct signet_err err;
+	for (int i = 0; i < 100; i++)
+		if (signet_verify(w->t, w->p->leaf, w->unt, &o, NULL, &err) != 0)
+			w->failures++;
+	return NULL;
+}
+
+/* One trust store, shared anchors and intermediates, four threads: the
+ * cache and the memos on shared X509 objects stay consistent. */
+static void test_concurrent(void **state)
+{
+	struct pki *p = *state;
+	struct signet_err err;
+	struct worker w[4];
+	pthread_t th[4];
+	struct signet_trust *t = signet_trust_new(&err);
+	STACK_OF(X509) *unt = sk_X509_new_null();
+	unsigned long hits, misses;
+
+	assert_int_equal(signet_trust_add(t, p->root, &err), 0);
+	sk_X509_push(unt, p->bogus_inter);
+	sk_X509_push(unt, p->inter);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ t, p, unt, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	signet_trust_cache_stats(t, &hits, &misses);
+	assert_true(hits >= 300);
+	sk_X509_free(unt);
+	signet_trust_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_chain_depth),
 		cmocka_unit_test(test_alternative_path_and_cache),
 		cmocka_unit_test(test_weak_algorithm),
+		cmocka_unit_test(test_concurrent),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
