@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -274,6 +275,12 @@ CLI_CMD(verify)
 	file = argv[optind];
 	if ((o.host != NULL) + (o.ip != NULL) + (o.email != NULL) > 1)
 		return cli_usage_error("verify", "give one of --host, --ip, --email");
+	if (o.ip != NULL) {
+		unsigned char buf[16];
+		if (inet_pton(AF_INET, o.ip, buf) != 1 && inet_pton(AF_INET6, o.ip, buf) != 1)
+			return cli_usage_error("verify", "--ip wants an IPv4 or IPv6 address, not '%s'",
+					       o.ip);
+	}
 	if (purpose == NULL)
 		o.purpose = o.host || o.ip ? SIGNET_PURPOSE_SERVER :
 			    o.email ? SIGNET_PURPOSE_CLIENT : SIGNET_PURPOSE_ANY;

@@ -19,8 +19,9 @@
  *
  * Bounds.  Hostile input can offer many candidate issuers and cycles, so
  * the search never revisits a certificate (or a subject+key pair) within a
- * path, stops at SIGNET_MAX_INTERMEDIATES, and has budgets for nodes
- * expanded, signatures checked and paths judged.  Exhausting one is a
+ * path, stops at SIGNET_MAX_INTERMEDIATES, considers at most BUDGET_POOL
+ * distinct untrusted certificates, and has budgets for nodes expanded,
+ * signatures checked and paths judged.  Exhausting one is a
  * failure, never a pass.
  *
  * Caching.  Signatures on CA certificates (not leaves, which rarely repeat)
@@ -47,6 +48,7 @@
 #define BUDGET_NODES 2048
 #define BUDGET_SIGS 256
 #define BUDGET_PATHS 32
+#define BUDGET_POOL 256 /* distinct untrusted certificates considered */
 
 /* ---- trust store ---- */
 
@@ -980,7 +982,7 @@ int signet_verify_report(struct signet_trust *trust, X509 *leaf,
 {
 	static const struct signet_verify_opts defaults = { .max_depth = -1 };
 	struct vctx v;
-	STACK_OF(X509) *empty = NULL;
+	STACK_OF(X509) *pool = NULL;
 	int rc = -1;
 
 	memset(&v, 0, sizeof(v));
@@ -999,11 +1001,23 @@ int signet_verify_report(struct signet_trust *trust, X509 *leaf,
 	v.nodes_left = BUDGET_NODES;
 	v.sigs_left = BUDGET_SIGS;
 	v.paths_left = BUDGET_PATHS;
-	if (untrusted == NULL)
-		untrusted = empty = sk_X509_new_null();
-	v.untrusted = untrusted;
-	ENSURE(leaf != NULL && untrusted != NULL, err, SIGNET_E_INTERNAL,
-	       "no certificate to verify");
+	/* The candidate pool: duplicates dropped, at most BUDGET_POOL certs, so
+	 * that a flood of intermediates cannot multiply the search. */
+	pool = sk_X509_new_null();
+	for (int i = 0; pool != NULL && leaf != NULL && i < sk_X509_num(untrusted) &&
+			    sk_X509_num(pool) < BUDGET_POOL; i++) {
+		X509 *u = sk_X509_value(untrusted, i);
+		int dup = X509_cmp(u, leaf) == 0;
+		for (int j = 0; !dup && j < sk_X509_num(pool); j++)
+			dup = X509_cmp(sk_X509_value(pool, j), u) == 0;
+		if (!dup && sk_X509_push(pool, u) <= 0) {
+			sk_X509_free(pool);
+			pool = NULL;
+		}
+	}
+	v.untrusted = pool;
+	ENSURE(leaf != NULL && pool != NULL, err, SIGNET_E_INTERNAL,
+	       "no certificate to verify, or out of memory");
 	ENSURE(sk_X509_num(trust->anchors) > 0, err, SIGNET_E_UNTRUSTED,
 	       "no path to a trusted root: the trust store is empty");
 	/* Caches OpenSSL's view of the leaf's extensions; rejects the unparsable. */
@@ -1048,7 +1062,7 @@ out:
 	json_decref(v.ok_report);
 	json_decref(v.first_report);
 	sk_X509_pop_free(v.chain, X509_free);
-	sk_X509_free(empty);
+	sk_X509_free(pool);
 	ERR_clear_error();
 	return rc;
 }
