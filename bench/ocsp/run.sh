@@ -35,29 +35,34 @@ with open("index.txt", "w") as f:
         if len(s) % 2: s = "0" + s
         if st == 1:
             import time
-            f.write("R\t300101000000Z\t%s,keyCompromise\t%s\tunknown\t/CN=x\n" % (time.strftime("%y%m%d%H%M%SZ", time.gmtime(t)), s.upper()))
+            f.write("R\t300101000000Z\t%s,keyCompromise\t%s\tunknown\t/CN=%s\n" % (time.strftime("%y%m%d%H%M%SZ", time.gmtime(t)), s.upper(), s))
         else:
-            f.write("V\t300101000000Z\t\t%s\tunknown\t/CN=x\n" % s.upper())
+            f.write("V\t300101000000Z\t\t%s\tunknown\t/CN=%s\n" % (s.upper(), s))
 PY
+echo "unique_subject = no" >index.txt.attr
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 load() { # port conns [--close] -> rate
 	for r in 1 2 3; do "$LOADGEN" 127.0.0.1 "$1" "$2" 10 r*.der ${3:-} | sed 's/.*rate=\([0-9]*\).*/\1/'; done | median
 }
 P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-/usr/bin/time -f "%M" -o rss.txt "$SIGNET" ocsp serve --listen 127.0.0.1:$P --threads 2 2>serve.log &
+t0=$(date +%s.%N)
+"$SIGNET" ocsp serve --listen 127.0.0.1:$P --threads 2 2>serve.log &
 pids+=($!)
 for i in $(seq 600); do grep -q "serving on" serve.log && break; sleep 0.1; done
-rss_idle=$(grep VmRSS /proc/$(pgrep -f "ocsp serve --listen 127.0.0.1:$P" | head -1)/status | awk '{print $2}')
+t1=$(date +%s.%N)
+rss_idle=$(awk '/VmRSS/ {print $2}' /proc/${pids[0]}/status)
 s1=$(load $P 1); s16=$(load $P 16); s64=$(load $P 64); s16c=$(load $P 16 --close)
+rss_load=$(awk '/VmRSS/ {print $2}' /proc/${pids[0]}/status)
+rss_peak=$(awk '/VmHWM/ {print $2}' /proc/${pids[0]}/status)
 kill ${pids[0]}; wait ${pids[0]} 2>/dev/null || true
-rss_peak=$(cat rss.txt)
 O=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 openssl ocsp -port $O -index index.txt -CA ca/intermediate.crt -rsigner ca/intermediate.crt \
 	-rkey ca/intermediate.key -nmin 60 >/dev/null 2>&1 &
 pids+=($!)
 sleep 1
 o1=$(load $O 1 --close); o16=$(load $O 16 --close)
-echo "known certificates: $KNOWN; signet RSS after start: $((rss_idle / 1024)) MB, peak: $((rss_peak / 1024)) MB"
+echo "known certificates: $KNOWN; index built and listening in $(echo "$t1 - $t0" | bc) s"
+echo "signet RSS: after start $((rss_idle / 1024)) MB, after the loads $((rss_load / 1024)) MB, peak $((rss_peak / 1024)) MB"
 printf "%-40s %10s\n" "load" "responses/s"
 printf "%-40s %10s\n" "signet, 1 conn keep-alive" "$s1"
 printf "%-40s %10s\n" "signet, 16 conns keep-alive" "$s16"

@@ -315,9 +315,12 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
-	event_free(c->rev);
-	event_free(c->wev);
-	event_free(c->tmr);
+	if (c->rev)
+		event_free(c->rev);
+	if (c->wev)
+		event_free(c->wev);
+	if (c->tmr)
+		event_free(c->tmr);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
