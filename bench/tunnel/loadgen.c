@@ -19,7 +19,9 @@
  * identical for all servers; it shares the machine with the server, which
  * is the same handicap for all of them.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>

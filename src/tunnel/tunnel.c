@@ -424,9 +424,9 @@ int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err)
 		started++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	tunnel_log("%s tunnel listening on %s, forwarding to %s (%d workers, %s verifier%s%s)",
+	tunnel_log("%s tunnel listening on %s, forwarding to %s (%d workers%s%s)",
 		   cfg->mode == TUNNEL_SERVER ? "server" : "client", cfg->listen, cfg->to,
-		   t->nworkers, tunnel_verifier_is_signet() ? "signet" : "interim OpenSSL", cfg->status ? ", status on " : "",
+		   t->nworkers, cfg->status ? ", status on " : "",
 		   cfg->status ? cfg->status : "");
 
 	event_base_dispatch(t->base);

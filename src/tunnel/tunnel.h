@@ -99,7 +99,6 @@ struct tunnel_trust *tunnel_trust_load(const char *file, struct signet_err *err)
 void tunnel_trust_free(struct tunnel_trust *t);
 int tunnel_verify(struct tunnel_trust *t, X509 *leaf, STACK_OF(X509) *untrusted,
 		  const struct signet_verify_opts *opts, struct signet_err *err);
-int tunnel_verifier_is_signet(void);
 
 /* One set of loaded credentials; immutable once built. */
 struct tunnel_creds {
