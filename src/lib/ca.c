@@ -48,10 +48,10 @@ struct signet_ca {
 	EVP_MD *md;            /* pre-fetched signing digest (NULL: none, Ed25519) */
 	int encrypted;
 	int default_days;
-	char **permit_dns;      /* DNS name constraints enforced at issuance */
-	size_t n_permit_dns;
-	char **exclude_dns;
-	size_t n_exclude_dns;
+	/* nameConstraints of the signer and the CAs above it, as decoded from
+	 * their certificates: what verifiers will apply to what we issue. */
+	NAME_CONSTRAINTS *nc[2];
+	int n_nc;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -377,27 +377,6 @@ static char *cfg_str(json_t *cfg, const char *key)
 	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
-static int cfg_list(json_t *cfg, const char *key, const char *prefix, char ***out,
-		    size_t *n)
-{
-	json_t *arr = json_object_get(cfg, key), *v;
-	size_t i, pl = strlen(prefix);
-	*out = NULL;
-	*n = 0;
-	if (!json_is_array(arr))
-		return 0;
-	*out = calloc(json_array_size(arr) + 1, sizeof(char *));
-	if (*out == NULL)
-		return -1;
-	json_array_foreach(arr, i, v)
-	{
-		const char *s = json_string_value(v);
-		if (s != NULL && strncmp(s, prefix, pl) == 0)
-			(*out)[(*n)++] = strdup(s + pl);
-	}
-	return 0;
-}
-
 struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 {
 	struct signet_ca *ca = calloc(1, sizeof(*ca));
@@ -425,10 +404,6 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 				   ? (int)json_integer_value(v) : 365;
 	ca->crl_url = cfg_str(ca->config, "crl_url");
 	ca->ocsp_url = cfg_str(ca->config, "ocsp_url");
-	ENSURE(cfg_list(ca->config, "permit", "dns:", &ca->permit_dns, &ca->n_permit_dns) == 0 &&
-		       cfg_list(ca->config, "exclude", "dns:", &ca->exclude_dns,
-				&ca->n_exclude_dns) == 0,
-	       err, SIGNET_E_INTERNAL, "out of memory");
 
 	TRY(signet_path_join(path, sizeof(path), dir, "root.crt", err));
 	ca->root = signet_cert_load(path, err);
@@ -466,13 +441,6 @@ out:
 	return NULL;
 }
 
-static void free_list(char **l, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(l[i]);
-	free(l);
-}
-
 void signet_ca_free(struct signet_ca *ca)
 {
 	if (ca == NULL)
@@ -490,8 +458,8 @@ void signet_ca_free(struct signet_ca *ca)
 	X509_EXTENSION_free(ca->aki);
 	X509_EXTENSION_free(ca->crldp);
 	X509_EXTENSION_free(ca->aia);
-	free_list(ca->permit_dns, ca->n_permit_dns);
-	free_list(ca->exclude_dns, ca->n_exclude_dns);
+	for (int i = 0; i < ca->n_nc; i++)
+		NAME_CONSTRAINTS_free(ca->nc[i]);
 	free(ca);
 }
 
@@ -537,6 +505,19 @@ int signet_ca_unlock(struct signet_ca *ca, enum signet_ca_signer which, const ch
 		TRYP(ca->crldp = ext_make_crldp(ca->crl_url, err));
 	if (ca->ocsp_url != NULL)
 		TRYP(ca->aia = ext_make_aia(ca->ocsp_url, NULL, err));
+	/* Name constraints bind what the signer issues: its own and the root's. */
+	for (int i = 0; i < ca->n_nc; i++)
+		NAME_CONSTRAINTS_free(ca->nc[i]);
+	ca->n_nc = 0;
+	for (X509 *c = ca->signer; c != NULL; c = c != ca->root ? ca->root : NULL) {
+		int crit = -1;
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(c, NID_name_constraints, &crit, NULL);
+		ENSURE_OSSL(nc != NULL || crit == -1, err, SIGNET_E_PARSE,
+			    "the CA certificate holds malformed name constraints");
+		if (nc != NULL)
+			ca->nc[ca->n_nc++] = nc;
+	}
+	ERR_clear_error();
 	return 0;
 out:
 	return -1;
@@ -544,30 +525,25 @@ out:
 
 /* ---- issuance --------------------------------------------------------- */
 
-/* Does DNS name n fall under constraint c (".example.com" or "example.com")? */
-static int dns_within(const char *n, const char *c)
+/* Is DNS name n the host c, or a name under it (case-insensitive)? */
+static int dns_under(const char *n, size_t nl, const char *c, size_t cl)
 {
-	size_t nl = strlen(n), cl = strlen(c);
-	if (n[0] == '*' && n[1] == '.') {
-		n += 2;
-		nl -= 2;
-	}
-	if (c[0] == '.') {
-		c++;
-		cl--;
-		return nl > cl && n[nl - cl - 1] == '.' && strcasecmp(n + nl - cl, c) == 0;
-	}
-	return strcasecmp(n, c) == 0 ||
-	       (nl > cl && n[nl - cl - 1] == '.' && strcasecmp(n + nl - cl, c) == 0);
+	return nl > cl && n[nl - cl - 1] == '.' && strncasecmp(n + nl - cl, c, cl) == 0;
 }
 
+/*
+ * Syntax of the DNS names, and what OpenSSL's constraint matching cannot
+ * see: it compares "*.example.com" as a string, so an excluded host
+ * "secret.example.com" does not stop a wildcard that would match it in
+ * TLS.  The constraints themselves are enforced in check_constraints.
+ */
 static int check_names(const struct signet_ca *ca, const GENERAL_NAMES *names,
 		       struct signet_err *err)
 {
 	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 		char dns[256];
-		int len, ok;
+		int len;
 		if (gn->type != GEN_DNS)
 			continue;
 		len = ASN1_STRING_length(gn->d.dNSName);
@@ -579,19 +555,100 @@ static int check_names(const struct signet_ca *ca, const GENERAL_NAMES *names,
 		if (!signet_dns_name_valid(dns, 1))
 			return signet_err_set(err, SIGNET_E_PARSE,
 					      "SAN dns:%s is not a valid DNS name", dns);
-		ok = ca->n_permit_dns == 0;
-		for (size_t j = 0; j < ca->n_permit_dns && !ok; j++)
-			ok = dns_within(dns, ca->permit_dns[j]);
-		if (!ok)
-			return signet_err_set(err, SIGNET_E_POLICY,
-					      "SAN dns:%s is outside the CA's permitted names", dns);
-		for (size_t j = 0; j < ca->n_exclude_dns; j++)
-			if (dns_within(dns, ca->exclude_dns[j]))
-				return signet_err_set(err, SIGNET_E_POLICY,
-						      "SAN dns:%s is excluded by the CA's name constraints",
-						      dns);
+		if (dns[0] != '*')
+			continue;
+		for (int j = 0; j < ca->n_nc; j++) {
+			STACK_OF(GENERAL_SUBTREE) *ex = ca->nc[j]->excludedSubtrees;
+			for (int k = 0; k < sk_GENERAL_SUBTREE_num(ex); k++) {
+				const GENERAL_NAME *b = sk_GENERAL_SUBTREE_value(ex, k)->base;
+				const char *c;
+				size_t cl, bl = strlen(dns + 2);
+				if (b->type != GEN_DNS)
+					continue;
+				c = (const char *)ASN1_STRING_get0_data(b->d.dNSName);
+				cl = (size_t)ASN1_STRING_length(b->d.dNSName);
+				/* A host c (".c" excludes only names under c) one
+				 * label below the wildcard's base is covered by it. */
+				if (cl > 0 && c[0] != '.' && dns_under(c, cl, dns + 2, bl) &&
+				    memchr(c, '.', cl - bl - 1) == NULL)
+					return signet_err_set(err, SIGNET_E_POLICY,
+							      "SAN dns:%s would cover %.*s, which is "
+							      "excluded by the CA's name constraints",
+							      dns, (int)cl, c);
+			}
+		}
 	}
 	return 0;
+}
+
+/* Runs OpenSSL's own name-constraint matching over x, as a verifier will;
+ * a leaf without DNS SANs has its host-like CN checked too, as OpenSSL
+ * does (RFC 5280 4.2.1.10 leaves the CN to the relying party). */
+static int nc_check(const struct signet_ca *ca, X509 *x, int leaf)
+{
+	int r = X509_V_OK;
+	/* NAME_CONSTRAINTS_check reads the decoded SANs from x's extension
+	 * cache: fill it now that x is complete (signed).  The result judges
+	 * other parts of x (a scratch certificate has no signature algorithm);
+	 * the SANs are decoded either way. */
+	(void)X509_check_purpose(x, -1, 0);
+	for (int i = 0; i < ca->n_nc && r == X509_V_OK; i++) {
+		r = NAME_CONSTRAINTS_check(x, ca->nc[i]);
+		if (r == X509_V_OK && leaf) {
+			GENERAL_NAMES *gn = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+			int has_dns = 0;
+			for (int j = 0; j < sk_GENERAL_NAME_num(gn); j++)
+				has_dns |= sk_GENERAL_NAME_value(gn, j)->type == GEN_DNS;
+			GENERAL_NAMES_free(gn);
+			if (!has_dns)
+				r = NAME_CONSTRAINTS_check_CN(x, ca->nc[i]);
+		}
+	}
+	ERR_clear_error();
+	return r;
+}
+
+static int check_constraints(const struct signet_ca *ca, X509 *x, const GENERAL_NAMES *sans,
+			     int leaf, struct signet_err *err)
+{
+	int r;
+	char what[512];
+
+	if (ca->n_nc == 0 || (r = nc_check(ca, x, leaf)) == X509_V_OK)
+		return 0;
+	if (r != X509_V_ERR_PERMITTED_VIOLATION && r != X509_V_ERR_EXCLUDED_VIOLATION)
+		return signet_err_set(err, SIGNET_E_POLICY,
+				      "the names cannot be checked against the CA's name "
+				      "constraints: %s", X509_verify_cert_error_string(r));
+	/* Name the culprit: each SAN alone in a scratch certificate. */
+	{
+		char subj[400];
+		signet_name_format(X509_get_subject_name(x), subj, sizeof(subj));
+		snprintf(what, sizeof(what), "the subject %s", subj);
+	}
+	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		GENERAL_NAMES *one = sk_GENERAL_NAME_new_null();
+		X509 *t = X509_new();
+		int bad = 0;
+		if (one != NULL && t != NULL &&
+		    sk_GENERAL_NAME_push(one, sk_GENERAL_NAME_value(sans, i)) > 0 &&
+		    X509_add1_ext_i2d(t, NID_subject_alt_name, one, 0, 0) == 1)
+			bad = nc_check(ca, t, 0) != X509_V_OK;
+		if (bad) {
+			char s[400];
+			signet_san_format(one, s, sizeof(s));
+			snprintf(what, sizeof(what), "SAN %s", s);
+		}
+		sk_GENERAL_NAME_free(one); /* borrowed entries */
+		X509_free(t);
+		if (bad)
+			break;
+	}
+	ERR_clear_error();
+	return signet_err_set(err, SIGNET_E_POLICY, "%s is %s", what,
+			      r == X509_V_ERR_EXCLUDED_VIOLATION
+				      ? "excluded by the CA's name constraints"
+				      : "outside the CA's permitted names (name constraints)");
 }
 
 static int count_type(const GENERAL_NAMES *names, int t1, int t2)
@@ -758,6 +815,7 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 			    "cannot add authority information access");
 	ENSURE_OSSL(X509_sign(x, ca->signer_key, ca->md ? ca->md : signet_key_digest(ca->signer_key)) > 0,
 		    err, SIGNET_E_INTERNAL, "signing failed");
+	TRY(check_constraints(ca, x, sans, r->profile != SIGNET_PROFILE_SUBCA, err));
 	GENERAL_NAMES_free(csr_sans);
 	return x;
 out:

@@ -427,6 +427,93 @@ static void test_signed_cert_has_public_key(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* Signs r under profile p and says whether it was refused for policy;
+ * what is signed must verify (the CA never hands out what verifiers
+ * reject). */
+static int refused(struct signet_ca *ca, X509_REQ *r, enum signet_profile p, const char *want)
+{
+	struct signet_err err = { 0 };
+	X509 *x = sign(ca, r, p, 1, &err);
+	if (x != NULL) {
+		assert_true(verifies(ca, x, 0));
+		X509_free(x);
+		return 0;
+	}
+	assert_int_equal(err.code, SIGNET_E_POLICY);
+	if (want != NULL && strstr(err.msg, want) == NULL)
+		fail_msg("message '%s' does not name '%s'", err.msg, want);
+	return 1;
+}
+
+/*
+ * Regression: issuance enforced only the dns: constraints (read from the
+ * config), so an ip:, email: or host-like CN outside the CA's name
+ * constraints was signed and recorded although every verifier rejects
+ * it; and wildcards were judged with the "*." cut off, so "*.example.com"
+ * was refused under ".example.com" while "*.secret.example.com" passed an
+ * excluded ".secret.example.com".
+ */
+static void test_name_constraints_all_types(void **state)
+{
+	static const char *const permit2[] = { "dns:.example.com", "ip:10.0.0.0/255.0.0.0",
+					       "email:example.com" };
+	static const char *const exclude2[] = { "dns:.secret.example.com",
+						"dns:admin.example.com" };
+	struct signet_err err = { 0 };
+	struct signet_ca_init_opts o;
+	struct signet_ca *ca;
+	char dir[400];
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r;
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ca-nc", base);
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.name = "NC Root CA";
+	o.intermediate = 1;
+	o.permit = permit2;
+	o.n_permit = 3;
+	o.exclude = exclude2;
+	o.n_exclude = 2;
+	assert_int_equal(signet_ca_init(&o, &err), 0);
+	ca = signet_ca_open(dir, &err);
+	assert_non_null(ca);
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, NULL, &err), 0);
+
+#define CASE(subj, sans, prof, want_refused, want_msg)                                 \
+	r = csr(k, subj, sans);                                                        \
+	assert_int_equal(refused(ca, r, prof, want_msg), want_refused);                 \
+	X509_REQ_free(r)
+
+	CASE("CN=a", "dns:a.example.com,ip:10.1.2.3", SIGNET_PROFILE_SERVER, 0, NULL);
+	CASE("CN=a", "dns:a.example.com,ip:192.168.1.1", SIGNET_PROFILE_SERVER, 1, "ip:192.168.1.1");
+	CASE("CN=a", "dns:a.example.com,ip:::1", SIGNET_PROFILE_SERVER, 1, "ip:::1");
+	CASE("CN=a", "dns:a.example.com,email:a@example.com", SIGNET_PROFILE_PEER, 0, NULL);
+	CASE("CN=a", "dns:a.example.com,email:a@evil.org", SIGNET_PROFILE_PEER, 1, "email:a@evil.org");
+	CASE("CN=alice.example.com", NULL, SIGNET_PROFILE_CLIENT, 0, NULL);
+	CASE("CN=alice.evil.org", NULL, SIGNET_PROFILE_CLIENT, 1, "alice.evil.org");
+	CASE("CN=a", "dns:*.dev.example.com", SIGNET_PROFILE_SERVER, 0, NULL);
+	CASE("CN=a", "dns:*.secret.example.com", SIGNET_PROFILE_SERVER, 1, "excluded");
+	/* a wildcard that would also match the excluded host admin.example.com */
+	CASE("CN=a", "dns:*.example.com", SIGNET_PROFILE_SERVER, 1, "admin.example.com");
+#undef CASE
+	signet_ca_free(ca);
+	EVP_PKEY_free(k);
+}
+
+/* Regression: "*.example.com" is inside ".example.com" (OpenSSL agrees). */
+static void test_name_constraints_wildcard_inside(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=w", "dns:*.example.com");
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_int_equal(refused(ca, r, SIGNET_PROFILE_SERVER, NULL), 0);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -447,6 +534,8 @@ int main(void)
 		T(test_validity_limits),
 		T(test_server_needs_san),
 		T(test_signed_cert_has_public_key),
+		cmocka_unit_test(test_name_constraints_all_types),
+		T(test_name_constraints_wildcard_inside),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
