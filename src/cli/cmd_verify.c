@@ -44,7 +44,8 @@ static const char usage_text[] =
 	"  --at TIME               verify at an RFC 3339 time (default: now)\n"
 	"  --crl FILE              CRL to check revocation with (repeatable);\n"
 	"                          a certificate no CRL covers fails as unknown\n"
-	"  --ocsp                  ask OCSP responders (not implemented yet)\n"
+	"  --ocsp                  also ask each certificate's OCSP responder\n"
+	"                          (AIA, http:// only); no answer fails as unknown\n"
 	"  --max-depth N           at most N intermediates (0: issued by a root)\n"
 	"  --policy OID            acceptable certificate policy (repeatable;\n"
 	"                          default anyPolicy)\n"
@@ -239,8 +240,8 @@ CLI_CMD(verify)
 				o.at = 1; /* 0 means now in the API */
 			break;
 		case OPT_OCSP:
-			return cli_usage_error("verify", "--ocsp is not implemented yet; "
-							 "give the issuer's CRLs with --crl");
+			o.ocsp = 1;
+			break;
 		case OPT_MAXDEPTH: {
 			char *end;
 			long v;

@@ -833,7 +833,10 @@ static int judge(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 		return -1;
 	if (check_extra_usage(v, checks, err) < 0)
 		return -1;
-	return vfy_leaf_names(v->t, v->path[0], v->o, checks, err);
+	if (vfy_leaf_names(v->t, v->path[0], v->o, checks, err) < 0)
+		return -1;
+	/* Last: the network, only for a path that passed everything else. */
+	return v->o->ocsp ? vfy_ocsp_path(v->path, n, checks, err) : 0;
 }
 
 static json_t *path_json(struct vctx *v, int n)
