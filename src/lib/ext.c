@@ -204,6 +204,51 @@ out:
 	return ext;
 }
 
+/* An iPAddress subtree (address octets then mask octets) from
+ * "10.0.0.0/8" or "fd00::/8", or OpenSSL's "10.0.0.0/255.0.0.0".  Host
+ * bits set beyond the prefix are refused as the typo they usually are. */
+static ASN1_OCTET_STRING *ip_subtree(const char *v)
+{
+	const char *slash = strchr(v, '/');
+	ASN1_OCTET_STRING *a = NULL, *out = NULL;
+	unsigned char buf[32];
+	char addr[64], *end;
+	long bits;
+	int n;
+
+	if (slash == NULL || slash[1] == '\0')
+		return NULL;
+	if (strspn(slash + 1, "0123456789") != strlen(slash + 1))
+		return a2i_IPADDRESS_NC(v);
+	if ((size_t)(slash - v) >= sizeof(addr) || strlen(slash + 1) > 3)
+		return NULL;
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = '\0';
+	a = a2i_IPADDRESS(addr);
+	if (a == NULL)
+		return NULL;
+	n = ASN1_STRING_length(a);
+	bits = strtol(slash + 1, &end, 10);
+	if ((n != 4 && n != 16) || bits > n * 8)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		long b = bits - 8L * i;
+		unsigned char m = b >= 8 ? 0xff : b <= 0 ? 0 : (unsigned char)(0xff << (8 - b));
+		buf[i] = ASN1_STRING_get0_data(a)[i];
+		buf[n + i] = m;
+		if (buf[i] & (unsigned char)~m)
+			goto out;
+	}
+	out = ASN1_OCTET_STRING_new();
+	if (out != NULL && !ASN1_OCTET_STRING_set(out, buf, 2 * n)) {
+		ASN1_OCTET_STRING_free(out);
+		out = NULL;
+	}
+out:
+	ASN1_OCTET_STRING_free(a);
+	return out;
+}
+
 /* "dns:.example.com", "ip:10.0.0.0/8", "email:example.com" -> subtree. */
 static GENERAL_SUBTREE *subtree(const char *spec, struct signet_err *err)
 {
@@ -215,7 +260,7 @@ static GENERAL_SUBTREE *subtree(const char *spec, struct signet_err *err)
 		goto bad;
 	v++;
 	if (strncmp(spec, "ip:", 3) == 0) {
-		ASN1_OCTET_STRING *ip = a2i_IPADDRESS_NC(v);
+		ASN1_OCTET_STRING *ip = ip_subtree(v);
 		if (ip == NULL)
 			goto bad;
 		GENERAL_NAME_set0_value(st->base, GEN_IPADD, ip);
