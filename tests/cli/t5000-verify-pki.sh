@@ -27,7 +27,7 @@ make_ca() {
 	fi
 }
 
-# make_leaf NAME ISSUER SAN EKU [keyalg-opts...]
+# make_leaf NAME ISSUER SAN EKU [keyalg-opts...]; $LEAF_EXTRA: one more ext line
 make_leaf() {
 	local name=$1 issuer=$2 san=$3 eku=$4
 	shift 4
@@ -38,6 +38,7 @@ make_leaf() {
 	fi
 	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\nsubjectAltName=%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' \
 		"$eku" "$san" >"$name.ext"
+	[ -z "${LEAF_EXTRA:-}" ] || echo "$LEAF_EXTRA" >>"$name.ext"
 	openssl req -new -key "$name.key" -subj "/CN=$name" -out "$name.csr" 2>/dev/null
 	openssl x509 -req -in "$name.csr" -CA "$issuer.pem" -CAkey "$issuer.key" \
 		-CAcreateserial -days ${LEAF_DAYS:-30} -${LEAF_MD:-sha256} -extfile "$name.ext" \
