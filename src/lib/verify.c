@@ -707,14 +707,22 @@ static int openssl_check(struct vctx *v, int n, json_t *checks, struct signet_er
 		int depth = X509_STORE_CTX_get_error_depth(ctx);
 		X509 *x = X509_STORE_CTX_get_current_cert(ctx);
 		char label[256];
+		char label0[256];
 		if (x == NULL && depth >= 0 && depth < n)
 			x = v->path[depth];
+		vfy_cert_label(v->path[0], label0, sizeof(label0));
 		if (x != NULL)
 			vfy_cert_label(x, label, sizeof(label));
 		else
 			snprintf(label, sizeof(label), "certificate %d of the chain", depth);
 		if (e == X509_V_ERR_CERT_REVOKED && x != NULL)
 			revoked_msg(v, x, label, err);
+		else if (e == X509_V_ERR_NO_EXPLICIT_POLICY)
+			signet_err_set(err, SIGNET_E_CONSTRAINT,
+				       "no acceptable certificate policy: the path from %s "
+				       "asserts none of the %s policies, and an explicit policy "
+				       "is required (RFC 5280 6.1.5)", label0,
+				       v->o->n_policies ? "requested" : "initial");
 		else if (map_x509_error(e) == SIGNET_E_REVUNKNOWN)
 			signet_err_set(err, SIGNET_E_REVUNKNOWN,
 				       "%s: revocation status unknown (%s)", label,
