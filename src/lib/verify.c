@@ -649,6 +649,14 @@ static int sigs_already_checked(X509_STORE_CTX *ctx)
 	return 1;
 }
 
+static int path_has_nc(struct vctx *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		if (X509_get_ext_by_NID(v->path[i], NID_name_constraints, -1) >= 0)
+			return 1;
+	return 0;
+}
+
 static int openssl_check(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -717,6 +725,11 @@ static int openssl_check(struct vctx *v, int n, json_t *checks, struct signet_er
 			snprintf(label, sizeof(label), "certificate %d of the chain", depth);
 		if (e == X509_V_ERR_CERT_REVOKED && x != NULL)
 			revoked_msg(v, x, label, err);
+		else if (e == X509_V_ERR_UNSPECIFIED && path_has_nc(v, n))
+			/* OpenSSL's bound on names x constraints (a DoS guard). */
+			signet_err_set(err, SIGNET_E_CONSTRAINT,
+				       "%s: too many names and name constraints to check; "
+				       "refused rather than trusted", label);
 		else if (e == X509_V_ERR_NO_EXPLICIT_POLICY)
 			signet_err_set(err, SIGNET_E_CONSTRAINT,
 				       "no acceptable certificate policy: the path from %s "

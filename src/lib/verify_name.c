@@ -207,6 +207,18 @@ static void list_add(char *buf, size_t size, const char *s)
 	snprintf(buf + n, size - n, "%s%s", n ? ", " : "", s);
 }
 
+/* Does a DNS SAN spell s (an IP address written as a DNS name)? */
+static int dns_san_spells(const GENERAL_NAMES *sans, const char *s)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		if (g->type == GEN_DNS && (size_t)ASN1_STRING_length(g->d.dNSName) == strlen(s) &&
+		    memcmp(ASN1_STRING_get0_data(g->d.dNSName), s, strlen(s)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Is any of the wildcard's ancestors a public suffix (the wildcard then
  * covers a registry, not a domain)? */
 static int wildcard_on_suffix(struct signet_trust *trust, const char *pattern,
@@ -307,8 +319,11 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 				(size_t)ASN1_STRING_length(g->d.rfc822Name), o->email);
 		}
 	}
-	ENSURE(matched, err, SIGNET_E_NAME, "name mismatch: %s is not covered by SANs [%s]",
-	       o->host ? o->host : o->ip ? o->ip : o->email, list);
+	ENSURE(matched, err, SIGNET_E_NAME, "name mismatch: %s is not covered by SANs [%s]%s",
+	       o->host ? o->host : o->ip ? o->ip : o->email, list,
+	       o->ip != NULL && dns_san_spells(sans, o->ip) ?
+		       " (an IP address matches iPAddress SANs only, not a DNS name spelling it)" :
+		       "");
 	vfy_note(checks, "name", leaf, 1, o->host ? o->host : o->ip ? o->ip : o->email);
 	rc = 0;
 out:
