@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <openssl/crypto.h>
 #include <signet/file.h>
 #include <stdarg.h>
@@ -32,6 +33,19 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see `signet %s --help`)\n", cmd);
 	return SIGNET_E_USAGE;
+}
+
+int cli_bad_option(const char *cmd, char **argv)
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "";
+	if (strncmp(opt, "--", 2) != 0 && optopt != 0)
+		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+	if (optopt != 0 && strchr(opt, '=') != NULL)
+		return cli_usage_error(cmd, "option '%.*s' takes no value",
+				       (int)(strchr(opt, '=') - opt), opt);
+	if (optopt != 0)
+		return cli_usage_error(cmd, "option '%s' needs a value", opt);
+	return cli_usage_error(cmd, "unknown or ambiguous option '%s'", opt);
 }
 
 void cli_warn(const char *cmd, const char *fmt, ...)

@@ -24,6 +24,9 @@ int cli_fail(const char *cmd, const struct signet_err *err);
 /* Prints a usage error and returns SIGNET_E_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* After getopt_long returned '?' (with opterr = 0, so getopt printed
+ * nothing): one usage line naming the option and what is wrong with it. */
+int cli_bad_option(const char *cmd, char **argv);
 /* Prints a one-line warning on stderr. */
 void cli_warn(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

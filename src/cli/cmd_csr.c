@@ -51,6 +51,7 @@ int cmd_csr(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -72,7 +73,7 @@ int cmd_csr(int argc, char **argv)
 			pass_file = optarg;
 			break;
 		default:
-			rc = cli_usage_error("csr", "invalid option");
+			rc = cli_bad_option("csr", argv);
 			goto out;
 		}
 	}

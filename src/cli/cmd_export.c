@@ -60,6 +60,7 @@ int cmd_export(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'P': p12 = optarg; break;
@@ -68,7 +69,7 @@ int cmd_export(int argc, char **argv)
 		case 'K': key_pass_file = optarg; break;
 		case 'c': chain = optarg; break;
 		case 'd': dir = optarg; break;
-		default: return cli_usage_error("export", "invalid option");
+		default: return cli_bad_option("export", argv);
 		}
 	}
 	if (argc - optind != 1)

@@ -74,6 +74,7 @@ int cmd_init(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -125,7 +126,7 @@ int cmd_init(int argc, char **argv)
 			o.database = optarg;
 			break;
 		default:
-			return cli_usage_error("init", "invalid option");
+			return cli_bad_option("init", argv);
 		}
 	}
 	if (optind != argc)

@@ -88,6 +88,7 @@ int cmd_issue(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'P':
@@ -138,7 +139,7 @@ int cmd_issue(int argc, char **argv)
 			pass_file = optarg;
 			break;
 		default:
-			rc = cli_usage_error("issue", "invalid option");
+			rc = cli_bad_option("issue", argv);
 			goto out;
 		}
 	}

@@ -45,6 +45,7 @@ int cmd_key(int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -62,7 +63,7 @@ int cmd_key(int argc, char **argv)
 			encrypt = 1;
 			break;
 		default:
-			return cli_usage_error("key", "invalid option");
+			return cli_bad_option("key", argv);
 		}
 	}
 	if (optind != argc)

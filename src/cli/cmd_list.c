@@ -99,6 +99,7 @@ int cmd_list(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -124,7 +125,7 @@ int cmd_list(int argc, char **argv)
 			dir = optarg;
 			break;
 		default:
-			return cli_usage_error("list", "invalid option");
+			return cli_bad_option("list", argv);
 		}
 	}
 	if (optind != argc)

@@ -311,13 +311,14 @@ int cmd_show(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'j')
 			as_json = 1;
 		else if (c == 'p')
 			pass_file = optarg;
 		else
-			return cli_usage_error("show", "invalid option");
+			return cli_bad_option("show", argv);
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("show", "expected one FILE");

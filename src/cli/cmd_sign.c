@@ -184,6 +184,7 @@ int cmd_sign(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it in one line */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'P':
@@ -229,7 +230,7 @@ int cmd_sign(int argc, char **argv)
 			pass_file = optarg;
 			break;
 		default:
-			rc = cli_usage_error("sign", "invalid option");
+			rc = cli_bad_option("sign", argv);
 			goto out;
 		}
 	}
