@@ -131,6 +131,32 @@ static void stem_of(const char *path, char *out, size_t size)
 		*dot = '\0';
 }
 
+static int cmp_stem(const void *a, const void *b)
+{
+	return strcmp((*(const struct job *const *)a)->stem, (*(const struct job *const *)b)->stem);
+}
+
+/* Two CSRs with one stem (a/x.csr, b/x.csr) would write one DIR/x.crt
+ * over the other after both were recorded: refuse the batch up front. */
+static int check_stems(struct job *jobs, int njobs, struct signet_err *err)
+{
+	struct job **v = malloc((size_t)njobs * sizeof(*v));
+	int rc = 0;
+	if (v == NULL)
+		return signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+	for (int i = 0; i < njobs; i++)
+		v[i] = &jobs[i];
+	qsort(v, (size_t)njobs, sizeof(*v), cmp_stem);
+	for (int i = 1; i < njobs && rc == 0; i++)
+		if (strcmp(v[i - 1]->stem, v[i]->stem) == 0)
+			rc = signet_err_set(err, SIGNET_E_USAGE,
+					    "%s and %s would both be written as %s.crt; "
+					    "rename one or sign them separately",
+					    v[i - 1]->path, v[i]->path, v[i]->stem);
+	free(v);
+	return rc;
+}
+
 static int write_outputs(struct signet_ca *ca, X509 *cert, const char *out,
 			 const char *chain, int flags, struct signet_err *err)
 {
@@ -271,6 +297,8 @@ int cmd_sign(int argc, char **argv)
 		if (signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
 			goto fail;
 	}
+	if (out_dir != NULL && check_stems(jobs, njobs, &err) < 0)
+		goto fail;
 	if (out_dir != NULL && signet_dir_make(out_dir, 0755, &err) < 0)
 		goto fail;
 	ca = cli_ca_open_unlocked("sign", dir, pass_file, use_root, &rc);
