@@ -304,7 +304,7 @@ int cmd_show(int argc, char **argv)
 	unsigned char *data = NULL;
 	size_t len = 0;
 	int as_json = 0, c, rc = 0;
-	json_t *items = json_array();
+	json_t *items = NULL; /* made once the early returns are behind us */
 
 	if (cli_wants_help(argc, argv)) {
 		fputs(usage, stdout);
@@ -325,6 +325,11 @@ int cmd_show(int argc, char **argv)
 	path = argv[optind];
 	if (signet_file_read(path, &data, &len, &err) < 0)
 		return cli_fail("show", &err);
+	items = json_array();
+	if (items == NULL) {
+		signet_err_set(&err, SIGNET_E_INTERNAL, "out of memory");
+		goto fail;
+	}
 
 	if (memmem(data, len, "PRIVATE KEY-----", 16) != NULL) {
 		int enc = signet_key_pem_is_encrypted(data, len);
