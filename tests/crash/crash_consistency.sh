@@ -112,10 +112,14 @@ for ((i = 1; i <= cycles; i++)); do
 	ms=$((RANDOM % 51))
 	sleep "$(printf '0.%03d' "$ms")"
 	if pgrep -g "$pid" -x signet >/dev/null 2>&1; then in_signet=$((in_signet + 1)); fi
-	kill -KILL -- "-$pid" 2>/dev/null
+	# Before setsid has run there is no group $pid yet: kill the process
+	# itself then (it has not started any signet).  Loop until both the
+	# worker and anything left in its group are gone.
+	while kill -0 "$pid" 2>/dev/null || pgrep -g "$pid" >/dev/null 2>&1; do
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+		sleep 0.01
+	done
 	wait "$pid" 2>/dev/null
-	# a signet child may outlive the shell by a moment; make sure it is gone
-	while pgrep -g "$pid" >/dev/null 2>&1; do kill -KILL -- "-$pid" 2>/dev/null; sleep 0.01; done
 	say "cycle $i: killed after ${ms} ms"
 done
 
