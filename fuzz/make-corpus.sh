@@ -97,3 +97,31 @@ cp ca2/signet.json "$C/config/root-only.json"
   openssl x509 -in www.example.com.crt -outform DER; } >"$C/allow/www-der"
 
 du -sh "$C"/*
+
+# verify: option byte, then leaf, intermediate(s), anchor last; one with a CRL
+mkdir -p "$C/verify"
+{ printf '\x05'; cat www.example.com.crt ca/intermediate.crt ca/root.crt; } >"$C/verify/server-chain"
+{ printf '\x02'; cat alice.crt ca/intermediate.crt ca/root.crt; } >"$C/verify/client-chain"
+{ printf '\x01'; cat www.example.com.crt ca/root.crt; } >"$C/verify/missing-intermediate"
+"$SIGNET" revoke "$(openssl x509 -in alice.crt -noout -serial | cut -d= -f2)" --dir ca >/dev/null 2>&1 &&
+	"$SIGNET" crl --dir ca --out ca.crl >/dev/null 2>&1 &&
+	{ printf '\x02'; cat alice.crt ca/intermediate.crt ca/root.crt ca.crl; } >"$C/verify/revoked-with-crl"
+
+# limbo: one small testcase per id prefix of the x509-limbo suite
+limbo=$here/../../shared/testdata/x509-limbo/limbo.json
+if [ -f "$limbo" ]; then
+	mkdir -p "$C/limbo"
+	python3 - "$limbo" "$C/limbo" <<'PY'
+import json, sys
+cases = json.load(open(sys.argv[1]))["testcases"]
+picked = {}
+for tc in cases:
+    s = json.dumps(tc)
+    pre = tc["id"].split("::")[0]
+    if len(s) <= 6000 and pre not in picked:
+        picked[pre] = s
+for pre, s in sorted(picked.items())[:6]:
+    open(f"{sys.argv[2]}/{pre}", "w").write(s)
+PY
+fi
+du -sh "$C"/verify "$C"/limbo 2>/dev/null

@@ -429,6 +429,12 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	} else if (strncmp(dbspec, "sqlite:", 7) == 0 && dbspec[7] != '/') {
 		TRY(signet_path_join(path, sizeof(path), dir, dbspec + 7, err));
 		ca->db = signet_db_open(path, err);
+	} else if (strstr(dbspec, "://") == NULL && dbspec[0] != '/') {
+		/* A plain relative path is relative to the CA directory too, not
+		 * to wherever signet happens to run (that opened a fresh, empty
+		 * database and recorded issuances in it). */
+		TRY(signet_path_join(path, sizeof(path), dir, dbspec, err));
+		ca->db = signet_db_open(path, err);
 	} else {
 		ca->db = signet_db_open(dbspec, err);
 	}
@@ -711,7 +717,7 @@ static int copy_req_pubkey(X509 *x, X509_REQ *req, struct signet_err *err)
 	const ASN1_OBJECT *aobj;
 	const unsigned char *pk;
 	const void *pval;
-	int pklen, ptype;
+	int pklen, ptype = V_ASN1_UNDEF; /* read on the failure path */
 	X509_ALGOR *alg;
 	void *param = NULL;
 	unsigned char *bits = NULL;
