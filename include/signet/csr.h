@@ -19,6 +19,11 @@ int signet_csr_verify(X509_REQ *req, struct signet_err *err);
  * frees with GENERAL_NAMES_free). */
 GENERAL_NAMES *signet_csr_sans(X509_REQ *req);
 
+/* Like signet_csr_sans, but a malformed or repeated SAN extension is an
+ * error (SIGNET_E_PARSE) rather than "no SANs".  *names may be NULL on
+ * success when the CSR asks for none. */
+int signet_csr_get_sans(X509_REQ *req, GENERAL_NAMES **names, struct signet_err *err);
+
 int signet_csr_to_pem(X509_REQ *req, char **pem, size_t *len,
 		      struct signet_err *err);
 

@@ -93,7 +93,7 @@ int cmd_crl(int argc, char **argv)
 			pass_file = optarg;
 			break;
 		default:
-			return cli_usage_error("crl", "invalid option");
+			return cli_bad_option("crl", argv);
 		}
 	}
 	if (optind != argc)

@@ -211,8 +211,19 @@ int cmd_issue(int argc, char **argv)
 	cert = signet_ca_sign(ca, &sr, &err);
 	if (cert == NULL)
 		goto fail;
-	if (signet_key_save(key, kpath, key_pass, &err) < 0)
-		goto fail;
+	{
+		/* Exclusive create: a key appearing since the check above is
+		 * still never overwritten without --force. */
+		char *kpem = NULL;
+		size_t klen = 0;
+		int wr = signet_key_to_pem(key, key_pass, &kpem, &klen, &err) < 0
+				 ? -1
+				 : signet_file_write(kpath, kpem, klen, 0600,
+						     force ? 0 : SIGNET_WRITE_EXCL, &err);
+		signet_secret_free(kpem, klen);
+		if (wr < 0)
+			goto fail;
+	}
 	if (signet_cert_pem_append(cert, &pem, &len, &err) < 0 ||
 	    signet_file_write(cpath, pem, len, 0644, 0, &err) < 0)
 		goto fail;

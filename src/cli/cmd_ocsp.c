@@ -144,7 +144,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 		case O_FORCE: a->force = 1; break;
 		case O_DIR: a->dir = optarg; break;
 		case O_PASS_FILE: a->pass_file = optarg; break;
-		default: return cli_usage_error(cmd, "invalid option (see --help)");
+		default: return cli_bad_option(cmd, argv);
 		}
 		if (bad)
 			return bad;

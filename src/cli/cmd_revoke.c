@@ -112,7 +112,7 @@ int cmd_revoke(int argc, char **argv)
 			dir = optarg;
 			break;
 		default:
-			return cli_usage_error("revoke", "invalid option");
+			return cli_bad_option("revoke", argv);
 		}
 	}
 	if (argc - optind != 1)

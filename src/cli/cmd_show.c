@@ -242,6 +242,14 @@ static json_t *pkey_json(EVP_PKEY *k, int encrypted)
 	return o;
 }
 
+/* Prints s with control characters replaced: certificate fields are
+ * untrusted and must not drive the terminal. */
+static void print_clean(const char *s)
+{
+	for (; s != NULL && *s; s++)
+		putchar(((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s);
+}
+
 static void print_text(json_t *o)
 {
 	const char *key;
@@ -254,10 +262,11 @@ static void print_text(json_t *o)
 			printf("  extensions:\n");
 			json_array_foreach(v, i, e)
 			{
-				printf("    %s%s: %s\n",
-				       json_string_value(json_object_get(e, "name")),
-				       json_is_true(json_object_get(e, "critical")) ? " (critical)" : "",
-				       json_string_value(json_object_get(e, "value")));
+				printf("    ");
+				print_clean(json_string_value(json_object_get(e, "name")));
+				printf("%s: ", json_is_true(json_object_get(e, "critical")) ? " (critical)" : "");
+				print_clean(json_string_value(json_object_get(e, "value")));
+				printf("\n");
 			}
 		} else if (strcmp(key, "revoked") == 0) {
 			size_t i;
@@ -278,7 +287,9 @@ static void print_text(json_t *o)
 		} else if (json_is_string(v)) {
 			char label[64];
 			snprintf(label, sizeof(label), "%s:", key);
-			printf("  %-20s %s\n", label, json_string_value(v));
+			printf("  %-20s ", label);
+			print_clean(json_string_value(v));
+			printf("\n");
 		} else if (json_is_integer(v)) {
 			char label[64];
 			snprintf(label, sizeof(label), "%s:", key);

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <openssl/crypto.h>
 #include <signet/version.h>
 #include <stdio.h>
@@ -101,6 +102,9 @@ int main(int argc, char **argv)
 		       OpenSSL_version(OPENSSL_VERSION));
 		return 0;
 	}
+	/* getopt's own messages would make a second stderr line; the commands
+	 * report bad options in one line through cli_bad_option. */
+	opterr = 0;
 	c = find(argv[1]);
 	if (c == NULL) {
 		fprintf(stderr, "signet: unknown command '%s' (see `signet --help`)\n",

@@ -774,7 +774,7 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 	if (r->sans != NULL) {
 		sans = r->sans;
 	} else {
-		csr_sans = signet_csr_sans(r->csr);
+		TRY(signet_csr_get_sans(r->csr, &csr_sans, err));
 		sans = csr_sans;
 	}
 	if (r->profile == SIGNET_PROFILE_SERVER || r->profile == SIGNET_PROFILE_PEER)

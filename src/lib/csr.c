@@ -61,6 +61,35 @@ int signet_csr_verify(X509_REQ *req, struct signet_err *err)
 	return 0;
 }
 
+int signet_csr_get_sans(X509_REQ *req, GENERAL_NAMES **names, struct signet_err *err)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	int idx, rc = 0;
+
+	*names = NULL;
+	if (exts == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
+	if (idx >= 0) {
+		*names = X509V3_EXT_d2i(sk_X509_EXTENSION_value(exts, idx));
+		if (*names == NULL)
+			rc = signet_err_set(err, SIGNET_E_PARSE,
+					    "the CSR's subjectAltName extension is malformed");
+		else if (X509v3_get_ext_by_NID(exts, NID_subject_alt_name, idx) >= 0)
+			rc = signet_err_set(err, SIGNET_E_PARSE,
+					    "the CSR requests subjectAltName twice");
+		if (rc < 0) {
+			GENERAL_NAMES_free(*names);
+			*names = NULL;
+		}
+	}
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ERR_clear_error();
+	return rc;
+}
+
 GENERAL_NAMES *signet_csr_sans(X509_REQ *req)
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);

@@ -54,8 +54,8 @@ int ext_add_ku(X509 *x, unsigned bits, struct signet_err *err)
 
 	ENSURE(ku != NULL, err, SIGNET_E_INTERNAL, "out of memory");
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if ((bits & map[i].ku) && !ASN1_BIT_STRING_set_bit(ku, map[i].bit, 1))
-			goto out;
+		ENSURE(!(bits & map[i].ku) || ASN1_BIT_STRING_set_bit(ku, map[i].bit, 1), err,
+		       SIGNET_E_INTERNAL, "out of memory");
 	rc = add_i2d(x, NID_key_usage, ku, 1, err);
 out:
 	ASN1_BIT_STRING_free(ku);

@@ -6,6 +6,7 @@
 #include <signet/file.h>
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -44,8 +45,15 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 			ENSURE(n < SIGNET_FILE_MAX, err, SIGNET_E_IO,
 			       "%s: file larger than %u MiB", path,
 			       SIGNET_FILE_MAX >> 20);
-			nb = realloc(buf, ncap);
+			/* Not realloc: the input may be a key, and realloc would
+			 * free the old copy without wiping it. */
+			nb = malloc(ncap);
 			ENSURE(nb != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+			if (buf != NULL) {
+				memcpy(nb, buf, n);
+				OPENSSL_cleanse(buf, cap);
+				free(buf);
+			}
 			buf = nb;
 			cap = ncap;
 		}
@@ -66,7 +74,10 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 out:
 	if (fd >= 0 && !is_stdin)
 		close(fd);
-	free(buf);
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, cap);
+		free(buf);
+	}
 	return rc;
 }
 
@@ -133,9 +144,14 @@ int signet_file_write(const char *path, const void *data, size_t len,
 	if (!(flags & SIGNET_WRITE_NOSYNC))
 		ENSURE(fsync(fd) == 0, err, SIGNET_E_IO, "%s: fsync failed: %s",
 		       path, strerror(errno));
-	ENSURE(close(fd) == 0, err, SIGNET_E_IO, "%s: close failed: %s", path,
-	       strerror(errno));
-	fd = -1;
+	{
+		/* close() releases the descriptor even when it fails: never
+		 * close it twice (another thread may own that number by then). */
+		int cr = close(fd);
+		fd = -1;
+		ENSURE(cr == 0, err, SIGNET_E_IO, "%s: close failed: %s", path,
+		       strerror(errno));
+	}
 	if (flags & SIGNET_WRITE_EXCL) {
 		/* link() fails if the target appeared meanwhile: no overwrite. */
 		ENSURE(link(tmp, path) == 0, err,

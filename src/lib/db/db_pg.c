@@ -181,8 +181,19 @@ static int p_begin(struct signet_db *db, struct signet_err *err)
 static int p_commit(struct signet_db *db, struct signet_err *err)
 {
 	struct pg_db *d = (struct pg_db *)db;
-	int rc = run(d, "COMMIT", err);
+	PGresult *res = PQexec(d->c, "COMMIT");
+	int rc = 0;
+
 	d->in_txn = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pg_fail(d, res, err, "commit failed");
+	/* COMMIT of a transaction that already failed answers ROLLBACK and
+	 * status OK: nothing was kept, and the caller must hear so. */
+	if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		rc = signet_err_set(err, SIGNET_E_DB,
+				    "postgresql: the transaction was rolled back (an earlier "
+				    "statement in it failed); nothing was recorded");
+	PQclear(res);
 	return rc;
 }
 
