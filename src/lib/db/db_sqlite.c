@@ -46,6 +46,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX certs_name ON certs(name);"
 	"CREATE INDEX certs_status ON certs(status, not_after);"
 	"CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+	/* 2: a covering partial index of revoked entries, so that building a
+	 * CRL or an OCSP index walks only the revoked rows, in serial order,
+	 * without a table lookup per row (1M revocations: one index scan). */
+	"CREATE INDEX certs_revoked ON certs(issuer, serial, revoked_at, reason,"
+	" invalidity_date, status) WHERE status = 1;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -400,9 +405,10 @@ static int s_each_revoked(struct signet_db *db, const char *issuer,
 
 	if (sqlite3_prepare_v2(d->h,
 			       issuer ? "SELECT serial, revoked_at, reason, invalidity_date"
-					" FROM certs WHERE status = 1 AND issuer = ?"
+					" FROM certs INDEXED BY certs_revoked"
+					" WHERE status = 1 AND issuer = ?"
 				      : "SELECT serial, revoked_at, reason, invalidity_date"
-					" FROM certs WHERE status = 1",
+					" FROM certs INDEXED BY certs_revoked WHERE status = 1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(d, err, "cannot prepare revoked walk");
 	if (issuer)
