@@ -92,4 +92,25 @@ if $SIGNET revoke --help >/dev/null 2>&1; then
 	'
 fi
 
+if $SIGNET ocsp serve --help >/dev/null 2>&1; then
+	OP=$(free_port)
+	test_expect_success 'an OCSP responder on a PostgreSQL CA sees a revocation made by another instance' '
+		$SIGNET issue carol --dir ca --profile client >/dev/null &&
+		{ $SIGNET ocsp serve --dir ca --listen 127.0.0.1:$OP --poll-ms 200 >ocsp.log 2>&1 &
+		  echo $! >ocsp.pid; } &&
+		wait_port 127.0.0.1 $OP &&
+		openssl ocsp -issuer ca/intermediate.crt -cert carol.crt -url http://127.0.0.1:$OP \
+			-CAfile ca/root.crt >o1.txt 2>&1 && grep -q "carol.crt: good" o1.txt &&
+		$SIGNET revoke carol.crt --dir ca2 --reason superseded >/dev/null &&
+		for i in $(seq 1 50); do
+			openssl ocsp -issuer ca/intermediate.crt -cert carol.crt -url http://127.0.0.1:$OP \
+				-CAfile ca/root.crt >o2.txt 2>&1
+			grep -q "carol.crt: revoked" o2.txt && break
+			sleep 0.1
+		done &&
+		grep -q "carol.crt: revoked" o2.txt && grep -q "Reason: superseded" o2.txt
+	'
+	test_on_exit 'kill $(cat "$TRASH/ocsp.pid")'
+fi
+
 test_done

@@ -25,6 +25,7 @@ struct pg_db {
 	struct signet_db base;
 	PGconn *c;
 	int in_txn;
+	long txn_writes; /* writes in the open transaction */
 };
 
 static const char *const migrations[] = {
@@ -47,6 +48,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX signet_certs_name ON signet_certs(name);"
 	"CREATE INDEX signet_certs_status ON signet_certs(status, not_after);"
 	"CREATE TABLE signet_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);",
+	/* 2: a data version that every committed write moves, so that a
+	 * long-running reader (the OCSP responder) can poll for changes. */
+	"INSERT INTO signet_counters (name, value) VALUES ('data_version', 0)"
+	" ON CONFLICT (name) DO NOTHING;"
+	"CREATE INDEX signet_certs_revoked ON signet_certs(issuer, serial)"
+	" INCLUDE (revoked_at, reason, invalidity_date) WHERE status = 1;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -169,22 +176,35 @@ static void p_close(struct signet_db *db)
 	free(d);
 }
 
+static void p_rollback(struct signet_db *db);
+
 static int p_begin(struct signet_db *db, struct signet_err *err)
 {
 	struct pg_db *d = (struct pg_db *)db;
 	if (run(d, "BEGIN", err) < 0)
 		return -1;
 	d->in_txn = 1;
+	d->txn_writes = 0;
 	return 0;
 }
 
 static int p_commit(struct signet_db *db, struct signet_err *err)
 {
 	struct pg_db *d = (struct pg_db *)db;
-	PGresult *res = PQexec(d->c, "COMMIT");
+	PGresult *res;
 	int rc = 0;
 
+	/* Move the data version last, so its row lock is held only for the
+	 * commit itself and concurrent writers are not serialised for longer. */
+	if (d->txn_writes > 0 &&
+	    run(d, "UPDATE signet_counters SET value = value + 1 WHERE name = 'data_version'",
+		err) < 0) {
+		p_rollback(db);
+		return -1;
+	}
+	res = PQexec(d->c, "COMMIT");
 	d->in_txn = 0;
+	d->txn_writes = 0;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return pg_fail(d, res, err, "commit failed");
 	/* COMMIT of a transaction that already failed answers ROLLBACK and
@@ -228,6 +248,18 @@ static int p_insert(struct signet_db *db, const struct signet_record *r, struct 
 	for (int i = 7; i < 10; i++)
 		lens[i] = 8, fmts[i] = 1;
 	lens[10] = (int)r->der_len, fmts[10] = 1;
+	if (!d->in_txn) {
+		/* A lone insert is its own transaction, so it moves the data
+		 * version atomically with it. */
+		int rc;
+		if (p_begin(db, err) < 0)
+			return -1;
+		rc = p_insert(db, r, err);
+		if (rc == 0)
+			return p_commit(db, err);
+		p_rollback(db);
+		return rc;
+	}
 	res = query(d,
 		    "INSERT INTO signet_certs (serial, fingerprint, issuer, name, subject, sans,"
 		    " profile, not_before, not_after, issued_at, der)"
@@ -240,6 +272,7 @@ static int p_insert(struct signet_db *db, const struct signet_record *r, struct 
 		return -1;
 	}
 	PQclear(res);
+	d->txn_writes++;
 	return 0;
 }
 
@@ -390,6 +423,7 @@ static int p_revoke(struct signet_db *db, const char *serial, int reason,
 	if (res == NULL)
 		goto out;
 	PQclear(res);
+	d->txn_writes++;
 	if (own) {
 		own = 0;
 		if (p_commit(db, err) < 0)
@@ -452,6 +486,19 @@ static int p_check(struct signet_db *db, struct signet_err *err)
 	return run(d, "SELECT count(*) FROM signet_certs", err);
 }
 
+static int p_data_version(struct signet_db *db, int64_t *version, struct signet_err *err)
+{
+	struct pg_db *d = (struct pg_db *)db;
+	const char *vals[1] = { "data_version" };
+	PGresult *res = query(d, "SELECT value FROM signet_counters WHERE name = $1", 1, vals,
+			      NULL, NULL, err, "cannot read the data version");
+	if (res == NULL)
+		return -1;
+	*version = PQntuples(res) > 0 ? get_i64(res, 0, 0) : 0;
+	PQclear(res);
+	return 0;
+}
+
 static const struct signet_db_ops pg_ops = {
 	.close = p_close,
 	.begin = p_begin,
@@ -464,6 +511,7 @@ static const struct signet_db_ops pg_ops = {
 	.each_revoked = p_each_revoked,
 	.counter_next = p_counter_next,
 	.check = p_check,
+	.data_version = p_data_version,
 };
 
 struct signet_db *signet_db_pg_open(const char *conninfo, struct signet_err *err)
