@@ -150,6 +150,30 @@ out:
 	return rc;
 }
 
+/*
+ * Opens the database a CA directory's config names: the default
+ * SQLite file, "sqlite:NAME" or a bare path (relative ones are relative to
+ * the CA directory, never to wherever signet runs), or a URL.  init and
+ * open share this so that both always mean the same file.
+ */
+static struct signet_db *open_ca_db(const char *dir, const char *spec, struct signet_err *err)
+{
+	char path[4200];
+	const char *file = NULL;
+
+	if (spec == NULL || strcmp(spec, "sqlite:signet.db") == 0)
+		file = "signet.db";
+	else if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '/')
+		file = spec + 7;
+	else if (strstr(spec, "://") == NULL && spec[0] != '/' && strncmp(spec, "sqlite:", 7) != 0)
+		file = spec;
+	if (file == NULL)
+		return signet_db_open(spec, err);
+	if (signet_path_join(path, sizeof(path), dir, file, err) < 0)
+		return NULL;
+	return signet_db_open(path, err);
+}
+
 /* ---- init ------------------------------------------------------------- */
 
 static X509 *make_ca_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
@@ -312,13 +336,9 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 		json_array_append_new(arr, json_string(o->exclude[i]));
 	json_object_set_new(cfg, "exclude", arr);
 
-	if (o->database == NULL) {
-		TRY(signet_path_join(path, sizeof(path), o->dir, "signet.db", err));
-		db = signet_db_open(path, err);
+	db = open_ca_db(o->dir, o->database, err);
+	if (o->database == NULL)
 		created[n_created++] = "signet.db";
-	} else {
-		db = signet_db_open(o->database, err);
-	}
 	TRYP(db);
 	key_id_hex(root, rid);
 	TRY(signet_db_begin(db, err));
@@ -423,21 +443,7 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	key_id_hex(ca->signer, ca->signer_id);
 
 	dbspec = cfg_str(ca->config, "database");
-	if (dbspec == NULL || strcmp(dbspec, "sqlite:signet.db") == 0) {
-		TRY(signet_path_join(path, sizeof(path), dir, "signet.db", err));
-		ca->db = signet_db_open(path, err);
-	} else if (strncmp(dbspec, "sqlite:", 7) == 0 && dbspec[7] != '/') {
-		TRY(signet_path_join(path, sizeof(path), dir, dbspec + 7, err));
-		ca->db = signet_db_open(path, err);
-	} else if (strstr(dbspec, "://") == NULL && dbspec[0] != '/') {
-		/* A plain relative path is relative to the CA directory too, not
-		 * to wherever signet happens to run (that opened a fresh, empty
-		 * database and recorded issuances in it). */
-		TRY(signet_path_join(path, sizeof(path), dir, dbspec, err));
-		ca->db = signet_db_open(path, err);
-	} else {
-		ca->db = signet_db_open(dbspec, err);
-	}
+	ca->db = open_ca_db(dir, dbspec, err);
 	TRYP(ca->db);
 	free(dbspec);
 	return ca;
