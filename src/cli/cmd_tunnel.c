@@ -13,20 +13,34 @@
 static const char server_usage[] =
 	"usage: signet tunnel server --listen ADDR:PORT --to BACKEND:PORT\n"
 	"                            --cert FILE --key FILE --client-ca FILE\n"
-	"                            [--allow RULE]... [--crl FILE] [--proxy-protocol]\n"
-	"                            [--status ADDR:PORT] [limits]\n"
+	"                            [--allow RULE]... [--crl FILE] [--ocsp [--ocsp-url URL]]\n"
+	"                            [--proxy-protocol] [--status ADDR:PORT] [limits]\n"
 	"\n"
 	"Terminates mutual TLS (1.3 preferred, 1.2 minimum, AEAD + ECDHE only) in\n"
 	"front of a plain TCP backend.  Every client must present a certificate that\n"
 	"signet's verifier accepts for client authentication under --client-ca (and\n"
-	"--crl when given); --allow narrows that to named identities.\n"
+	"--crl when given, and its OCSP responder with --ocsp); --allow narrows that\n"
+	"to named identities.\n"
 	"\n"
 	"  --listen ADDR:PORT        where clients connect (\"[::1]:8443\" for IPv6)\n"
 	"  --to HOST:PORT            the plain TCP backend\n"
 	"  --cert FILE               server certificate, optionally followed by its chain\n"
-	"  --key FILE                its private key (unencrypted PEM or DER)\n"
+	"  --key FILE                its private key (PEM or DER, encrypted or not)\n"
+	"  --key-pass-file FILE      passphrase of an encrypted --key (first line); read\n"
+	"                            again on every reload.  There is never a prompt.\n"
 	"  --client-ca FILE          CA certificate(s) that vouch for clients\n"
 	"  --crl FILE                CRL(s) to enforce (PEM or DER); reloaded on change\n"
+	"  --ocsp                    ask the OCSP responder in each client certificate's\n"
+	"                            AIA; answers are cached until their nextUpdate; no\n"
+	"                            answer means the connection is refused\n"
+	"  --ocsp-url URL            ask this http:// responder instead (implies --ocsp)\n"
+	"  --ocsp-timeout SECS       wait this long for a responder (default 5)\n"
+	"  --ocsp-cache-size N       cached OCSP answers at most (default 10000)\n"
+	"  --insecure-ocsp-soft-fail allow (and log) a client whose OCSP status cannot\n"
+	"                            be had; a revoked or unknown answer still refuses\n"
+	"  --staple-url URL          responder for our own certificate's OCSP staple\n"
+	"                            (default: its AIA; no responder, no staple)\n"
+	"  --no-staple               do not staple\n"
 	"  --allow RULE              allow only matching clients; repeatable, any match\n"
 	"                            passes: cn=NAME, san:dns=NAME, san:uri=URI,\n"
 	"                            san:email=ADDR, san:ip=ADDR, serial=HEX\n"
@@ -59,6 +73,7 @@ static const char client_usage[] =
 	"  --listen ADDR:PORT        local address for plain clients (keep it loopback)\n"
 	"  --to HOST:PORT            the mutual-TLS upstream\n"
 	"  --cert FILE, --key FILE   our client certificate (and chain) and key\n"
+	"  --key-pass-file FILE      passphrase of an encrypted --key (first line)\n"
 	"  --ca FILE                 CA certificate(s) that vouch for the upstream\n"
 	"  --server-name NAME        name (DNS or IP) the upstream must prove; also SNI\n"
 	"  --crl FILE                CRL(s) to enforce on the upstream's chain\n"
@@ -75,6 +90,8 @@ enum {
 	O_LISTEN = 256, O_TO, O_CERT, O_KEY, O_CLIENT_CA, O_CA, O_CRL, O_ALLOW,
 	O_PROXY, O_STATUS, O_SERVER_NAME, O_WORKERS, O_MAX_CONNS, O_HS_TIMEOUT,
 	O_IDLE_TIMEOUT, O_DRAIN_TIMEOUT, O_RELOAD, O_QUIET, O_OCSP, O_HELP,
+	O_OCSP_URL, O_OCSP_SOFT, O_OCSP_TIMEOUT, O_OCSP_CACHE, O_STAPLE_URL, O_NO_STAPLE,
+	O_KEY_PASS,
 };
 
 static int parse_secs(const char *cmd, const char *opt, const char *s, double *out)
@@ -125,6 +142,13 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 		{ "reload-interval", required_argument, NULL, O_RELOAD },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "ocsp", no_argument, NULL, O_OCSP },
+		{ "ocsp-url", required_argument, NULL, O_OCSP_URL },
+		{ "insecure-ocsp-soft-fail", no_argument, NULL, O_OCSP_SOFT },
+		{ "ocsp-timeout", required_argument, NULL, O_OCSP_TIMEOUT },
+		{ "ocsp-cache-size", required_argument, NULL, O_OCSP_CACHE },
+		{ "staple-url", required_argument, NULL, O_STAPLE_URL },
+		{ "no-staple", no_argument, NULL, O_NO_STAPLE },
+		{ "key-pass-file", required_argument, NULL, O_KEY_PASS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -142,6 +166,8 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 	cfg.idle_timeout = 300;
 	cfg.drain_timeout = 30;
 	cfg.reload_interval = 2;
+	cfg.ocsp_timeout = 5;
+	cfg.ocsp_cache_size = 10000;
 
 	optind = 1;
 	opterr = 0;
@@ -218,8 +244,34 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 			break;
 		case O_QUIET: cfg.quiet = 1; break;
 		case O_OCSP:
-			rc = cli_usage_error(cmd, "--ocsp is not implemented yet; use --crl");
-			goto out;
+		case O_OCSP_URL:
+		case O_OCSP_SOFT:
+		case O_OCSP_TIMEOUT:
+		case O_OCSP_CACHE:
+		case O_STAPLE_URL:
+		case O_NO_STAPLE:
+			if (mode != TUNNEL_SERVER)
+				goto bad_opt;
+			if (c == O_OCSP)
+				cfg.ocsp = 1;
+			else if (c == O_OCSP_URL) {
+				cfg.ocsp = 1;
+				cfg.ocsp_url = optarg;
+			} else if (c == O_OCSP_SOFT)
+				cfg.insecure_ocsp_soft_fail = 1;
+			else if (c == O_OCSP_TIMEOUT) {
+				if (parse_secs(cmd, "--ocsp-timeout", optarg, &cfg.ocsp_timeout))
+					goto out;
+			} else if (c == O_OCSP_CACHE) {
+				if (parse_long(cmd, "--ocsp-cache-size", optarg, 1, 10000000,
+					       &cfg.ocsp_cache_size) != 0)
+					goto out;
+			} else if (c == O_STAPLE_URL)
+				cfg.staple_url = optarg;
+			else
+				cfg.no_staple = 1;
+			break;
+		case O_KEY_PASS: cfg.key_pass_file = optarg; break;
 		case 'h':
 		case O_HELP:
 			fputs(mode == TUNNEL_SERVER ? server_usage : client_usage, stdout);
@@ -242,7 +294,21 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 				     mode == TUNNEL_SERVER ? "--client-ca" : "--ca");
 		goto out;
 	}
-	if (cfg.handshake_timeout <= 0 || cfg.idle_timeout <= 0) {
+	if (cfg.insecure_ocsp_soft_fail && !cfg.ocsp) {
+		rc = cli_usage_error(cmd, "--insecure-ocsp-soft-fail needs --ocsp or --ocsp-url");
+		goto out;
+	}
+	if ((cfg.ocsp_url != NULL && strncmp(cfg.ocsp_url, "http://", 7) != 0) ||
+	    (cfg.staple_url != NULL && strncmp(cfg.staple_url, "http://", 7) != 0)) {
+		rc = cli_usage_error(cmd, "OCSP responder URLs must be http:// (OCSP answers "
+					  "are signed; https is not supported)");
+		goto out;
+	}
+	if (cfg.staple_url != NULL && cfg.no_staple) {
+		rc = cli_usage_error(cmd, "--staple-url and --no-staple contradict each other");
+		goto out;
+	}
+	if (cfg.handshake_timeout <= 0 || cfg.idle_timeout <= 0 || cfg.ocsp_timeout <= 0) {
 		rc = cli_usage_error(cmd, "timeouts must be positive");
 		goto out;
 	}

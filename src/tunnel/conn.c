@@ -8,6 +8,11 @@
  *   HANDSHAKE   TLS handshake (server: with the client; client: connect +
  *               handshake with the upstream).  A deadline timer runs
  *               (--handshake-timeout, the slowloris guard).
+ *   OCSP        server with --ocsp: handshake done, the client certificate
+ *               verified; waiting for its OCSP status (cache or responder).
+ *               Nothing is read from the client or sent to the backend yet;
+ *               the timer is --ocsp-timeout plus a second.  A refusal here
+ *               can no longer be a TLS alert: the connection is closed.
  *   CONNECTING  server only: handshake done, connecting to the backend
  *               (same deadline).
  *   RELAY       bytes flow both ways; the timer now checks idleness
@@ -45,6 +50,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <signet/cert.h>
+#include <signet/crl.h>
+#include <signet/ocsp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +60,7 @@
 #define HIGH_WM (256 * 1024)
 #define LOW_WM (64 * 1024)
 
-enum conn_state { S_HANDSHAKE, S_CONNECTING, S_RELAY, S_CLOSING };
+enum conn_state { S_HANDSHAKE, S_OCSP, S_CONNECTING, S_RELAY, S_CLOSING };
 
 struct conn {
 	struct tunnel_worker *w;
@@ -75,6 +82,11 @@ struct conn {
 	struct sockaddr_storage peer_ss, local_ss;
 	char subject[192];
 	char serial[72];
+	STACK_OF(X509) *chain;     /* --ocsp: the verified path, leaf first */
+	struct ocsp_fetch *fetch;  /* --ocsp: the request in flight */
+	char ocsp_key[160];        /* cache key: issuer fingerprint + serial */
+	char ocsp_url[256];
+	const char *ocsp_note;     /* for the log line: good, cached, soft_fail */
 	struct conn *prev, *next;
 };
 
@@ -97,6 +109,8 @@ static const char *const reason_names[R__COUNT] = {
 	[R_IDLE_TIMEOUT] = "idle_timeout",
 	[R_SHUTDOWN] = "shutdown",
 	[R_INTERNAL] = "internal",
+	[R_OCSP_UNAVAILABLE] = "ocsp_unavailable",
+	[R_OCSP_UNKNOWN] = "ocsp_unknown",
 };
 
 const char *tunnel_reason_name(enum tunnel_reason r)
@@ -108,7 +122,8 @@ static int is_refusal(enum tunnel_reason r)
 {
 	return r == R_CONN_LIMIT || r == R_NO_CLIENT_CERT || r == R_UNTRUSTED ||
 	       r == R_EXPIRED || r == R_REVOKED || r == R_NAME || r == R_PURPOSE ||
-	       r == R_CERT_INVALID || r == R_NOT_ALLOWED;
+	       r == R_CERT_INVALID || r == R_NOT_ALLOWED || r == R_OCSP_UNAVAILABLE ||
+	       r == R_OCSP_UNKNOWN;
 }
 
 static void set_reason(struct conn *c, enum tunnel_reason r, const char *fmt, ...)
@@ -169,7 +184,7 @@ static void log_conn(struct conn *c)
 	quote(subj, sizeof(subj), c->subject);
 	quote(det, sizeof(det), c->detail);
 	tunnel_log("conn tunnel=%s worker=%d peer=%s %s=%s serial=%s tls=%s cipher=%s "
-		   "bytes_in=%llu bytes_out=%llu duration=%ld.%03lds outcome=%s%s%s%s%s",
+		   "bytes_in=%llu bytes_out=%llu duration=%ld.%03lds outcome=%s%s%s%s%s%s%s",
 		   cfg->mode == TUNNEL_SERVER ? "server" : "client", c->w->idx, c->peer,
 		   cfg->mode == TUNNEL_SERVER ? "client" : "upstream", subj,
 		   c->serial[0] ? c->serial : "-",
@@ -179,7 +194,8 @@ static void log_conn(struct conn *c)
 		   (long)d.tv_sec, (long)(d.tv_usec / 1000), outcome,
 		   c->reason != R_NONE ? " reason=" : "",
 		   c->reason != R_NONE ? tunnel_reason_name(c->reason) : "",
-		   c->detail[0] ? " detail=" : "", c->detail[0] ? det : "");
+		   c->detail[0] ? " detail=" : "", c->detail[0] ? det : "",
+		   c->ocsp_note ? " ocsp=" : "", c->ocsp_note ? c->ocsp_note : "");
 }
 
 /* Frees everything; the one exit of every connection. */
@@ -201,6 +217,8 @@ static void conn_finish(struct conn *c)
 			SSL_shutdown(ssl);
 		ERR_clear_error();
 	}
+	tunnel_ocsp_fetch_cancel(c->fetch);
+	sk_X509_pop_free(c->chain, X509_free);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->plain_rd != NULL)
@@ -532,6 +550,169 @@ static void connect_backend(struct conn *c)
 	}
 }
 
+
+/* ---- --ocsp: the client certificate's status, between handshake and backend ---- */
+
+/* Leaving S_OCSP: the backend connect gets the handshake deadline afresh. */
+static void ocsp_pass(struct conn *c, const char *note)
+{
+	c->ocsp_note = note;
+	if (c->state == S_OCSP) {
+		evtimer_del(c->timer);
+		timer_arm(c, tunnel_config(c->w->t)->handshake_timeout);
+	}
+	connect_backend(c);
+}
+
+static void ocsp_verdict(struct conn *c, const struct ocsp_answer *a, int cached)
+{
+	if (a->status == SIGNET_OCSP_GOOD) {
+		ocsp_pass(c, cached ? "good_cached" : "good");
+		return;
+	}
+	if (a->status == SIGNET_OCSP_REVOKED) {
+		char date[64] = "at an unknown time";
+		time_t t = (time_t)a->revoked_at;
+		struct tm tm;
+		if (t != 0 && gmtime_r(&t, &tm) != NULL)
+			strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		c->ocsp_note = cached ? "revoked_cached" : "revoked";
+		set_reason(c, R_REVOKED,
+			   "client certificate %s (serial %s) revoked %s%s (%s) according to "
+			   "OCSP",
+			   c->subject, c->serial, t != 0 ? "at " : "", date,
+			   a->reason < 0 ? "no reason given" : signet_reason_name(a->reason));
+	} else {
+		c->ocsp_note = cached ? "unknown_cached" : "unknown";
+		set_reason(c, R_OCSP_UNKNOWN,
+			   "the OCSP responder does not know client certificate %s (serial %s)",
+			   c->subject, c->serial);
+	}
+	conn_finish(c);
+}
+
+/* No answer: refuse, or with --insecure-ocsp-soft-fail allow and say so. */
+static void ocsp_unavailable(struct conn *c, const char *why)
+{
+	struct tunnel *t = c->w->t;
+
+	if (tunnel_config(t)->insecure_ocsp_soft_fail) {
+		char subj[256], w[700];
+		quote(subj, sizeof(subj), c->subject);
+		quote(w, sizeof(w), why);
+		atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_soft_fails, 1,
+					  memory_order_relaxed);
+		tunnel_log("ocsp soft-fail worker=%d peer=%s client=%s serial=%s: allowed "
+			   "without a revocation check (--insecure-ocsp-soft-fail): %s",
+			   c->w->idx, c->peer, subj, c->serial, w);
+		ocsp_pass(c, "soft_fail");
+		return;
+	}
+	c->ocsp_note = "unavailable";
+	set_reason(c, R_OCSP_UNAVAILABLE, "no OCSP answer for client certificate %s (serial %s): %s",
+		   c->subject, c->serial, why);
+	conn_finish(c);
+}
+
+static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const char *why)
+{
+	struct conn *c = arg;
+	X509 *leaf = sk_X509_value(c->chain, 0), *issuer = sk_X509_value(c->chain, 1);
+	STACK_OF(X509) *above = sk_X509_new_null();
+	struct signet_ocsp_status st;
+	struct ocsp_answer a;
+	struct signet_err err;
+	int64_t nu = 0;
+	char msg[1400];
+
+	c->fetch = NULL; /* ended: nothing to cancel any more */
+	signet_err_clear(&err);
+	if (der == NULL) {
+		sk_X509_free(above);
+		ocsp_unavailable(c, why);
+		return;
+	}
+	/* The signer's chain must end at a self-signed root: the path above
+	 * the leaf, and the CA file (which may hold the root above a trusted
+	 * intermediate). */
+	for (int i = 1; above != NULL && i < sk_X509_num(c->chain); i++)
+		sk_X509_push(above, sk_X509_value(c->chain, i));
+	for (int i = 0; above != NULL && i < sk_X509_num(c->creds->ca_certs); i++)
+		sk_X509_push(above, sk_X509_value(c->creds->ca_certs, i));
+	if (above == NULL ||
+	    signet_ocsp_check_response(der, len, leaf, issuer, above, NULL, &st, &nu, &err) < 0) {
+		sk_X509_free(above);
+		snprintf(msg, sizeof(msg), "the answer of %s is not valid: %s", c->ocsp_url,
+			 above == NULL ? "out of memory" : err.msg);
+		ocsp_unavailable(c, msg);
+		return;
+	}
+	sk_X509_free(above);
+	a.status = st.status;
+	a.reason = st.reason;
+	a.revoked_at = st.revoked_at;
+	a.next_update = nu;
+	tunnel_ocsp_cache_put(tunnel_ocsp_cache(c->w->t), c->ocsp_key, &a);
+	ocsp_verdict(c, &a, 0);
+}
+
+static void ocsp_begin(struct conn *c)
+{
+	struct tunnel *t = c->w->t;
+	const struct tunnel_config *cfg = tunnel_config(t);
+	STACK_OF(OPENSSL_STRING) *aia = NULL;
+	struct signet_err err;
+	struct ocsp_answer a;
+	unsigned char *req = NULL;
+	size_t len = 0;
+	char fp[65];
+	const char *url;
+
+	signet_err_clear(&err);
+	if (sk_X509_num(c->chain) < 2) {
+		ocsp_unavailable(c, "the certificate is itself the trust anchor; there is no "
+				    "issuer to ask about it");
+		return;
+	}
+	if (signet_cert_fingerprint(sk_X509_value(c->chain, 1), fp) < 0) {
+		ocsp_unavailable(c, "cannot fingerprint the issuer");
+		return;
+	}
+	snprintf(c->ocsp_key, sizeof(c->ocsp_key), "%s/%s", fp, c->serial);
+	if (tunnel_ocsp_cache_get(tunnel_ocsp_cache(t), c->ocsp_key, &a)) {
+		atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_cache_hits, 1,
+					  memory_order_relaxed);
+		ocsp_verdict(c, &a, 1);
+		return;
+	}
+	if (cfg->ocsp_url == NULL)
+		aia = X509_get1_ocsp(sk_X509_value(c->chain, 0));
+	url = cfg->ocsp_url != NULL		  ? cfg->ocsp_url
+	      : sk_OPENSSL_STRING_num(aia) > 0 ? sk_OPENSSL_STRING_value(aia, 0)
+					       : NULL;
+	snprintf(c->ocsp_url, sizeof(c->ocsp_url), "%s", url ? url : "");
+	X509_email_free(aia);
+	if (url == NULL) {
+		ocsp_unavailable(c, "the certificate names no OCSP responder (see --ocsp-url)");
+		return;
+	}
+	if (c->w->dns == NULL)
+		c->w->dns = tunnel_dns_new(c->w->base);
+	if (tunnel_ocsp_request(sk_X509_value(c->chain, 0), sk_X509_value(c->chain, 1), &req,
+				&len, &err) == 0)
+		c->fetch = tunnel_ocsp_fetch(c->w->base, c->w->dns, c->ocsp_url, req, len,
+					     cfg->ocsp_timeout, ocsp_answered, c, &err);
+	free(req);
+	if (c->fetch == NULL) {
+		ocsp_unavailable(c, err.msg);
+		return;
+	}
+	atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_requests, 1, memory_order_relaxed);
+	c->state = S_OCSP;
+	evtimer_del(c->timer);
+	timer_arm(c, cfg->ocsp_timeout + 1);
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -542,7 +723,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			handshake_done(c);
 			if (c->reason != R_NONE)
 				return;
-			if (server)
+			if (server && tunnel_config(c->w->t)->ocsp)
+				ocsp_begin(c);
+			else if (server)
 				connect_backend(c);
 			else
 				start_relay(c);
@@ -561,6 +744,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	if (c->state == S_HANDSHAKE && !server && bev == c->down) {
 		/* Local client gave up while we were reaching the upstream. */
 		set_reason(c, R_TLS_EOF, "local client closed before the upstream was ready");
+		conn_finish(c);
+		return;
+	}
+	if (c->state == S_OCSP) {
+		set_reason(c, R_TLS_EOF,
+			   "client closed while its OCSP status was being checked");
 		conn_finish(c);
 		return;
 	}
@@ -613,6 +802,15 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		set_reason(c, R_HANDSHAKE_TIMEOUT,
 			   "TLS handshake not finished within %.1fs", cfg->handshake_timeout);
 		break;
+	case S_OCSP: {
+		char why[400];
+		tunnel_ocsp_fetch_cancel(c->fetch);
+		c->fetch = NULL;
+		snprintf(why, sizeof(why), "OCSP responder %s did not answer within %.1fs",
+			 c->ocsp_url, cfg->ocsp_timeout);
+		ocsp_unavailable(c, why);
+		return;
+	}
 	case S_CONNECTING:
 		set_reason(c, R_BACKEND, "backend %s did not accept within %.1fs",
 			   tunnel_to_host(c->w->t), cfg->handshake_timeout);
@@ -714,8 +912,12 @@ int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 		else
 			opts.host = name;
 	}
+	if (c->chain != NULL) {
+		sk_X509_pop_free(c->chain, X509_free);
+		c->chain = NULL;
+	}
 	if (tunnel_verify(creds->trust, leaf, X509_STORE_CTX_get0_untrusted(xs), &opts,
-			  &err) < 0) {
+			  server && cfg->ocsp ? &c->chain : NULL, &err) < 0) {
 		int xe = alert_error(err.code, &r);
 		set_reason(c, r, "%s", err.msg);
 		X509_STORE_CTX_set_error(xs, xe);

@@ -14,6 +14,10 @@
  * taken as an end of stream (SSL_OP_IGNORE_UNEXPECTED_EOF): the plain side
  * of a tunnel cannot tell a truncation from an end either, and treating it
  * as an error would throw away bytes already received.
+ *
+ * An encrypted --key is opened with the first line of --key-pass-file,
+ * read afresh on every load (so a key and its passphrase can be replaced
+ * together) and wiped right after; there is never a prompt.
  */
 #include "tunnel.h"
 
@@ -129,7 +133,53 @@ out:
 	return ctx;
 }
 
-struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg,
+/* The private key, opened with the passphrase file's first line if any. */
+static EVP_PKEY *load_key(const struct tunnel_config *cfg, struct signet_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0, n;
+	char *pass = NULL;
+	EVP_PKEY *key = NULL;
+
+	if (cfg->key_pass_file != NULL) {
+		if (signet_file_read(cfg->key_pass_file, &data, &len, err) < 0) {
+			signet_err_prefix(err, "--key-pass-file");
+			return NULL;
+		}
+		for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++)
+			;
+		pass = malloc(n + 1);
+		if (pass != NULL) {
+			memcpy(pass, data, n);
+			pass[n] = '\0';
+		}
+		OPENSSL_cleanse(data, len);
+		free(data);
+		if (pass == NULL) {
+			signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+			return NULL;
+		}
+	}
+	key = signet_key_load(cfg->key_file, pass, err);
+	if (key == NULL && err->code == SIGNET_E_PASS) {
+		if (pass == NULL)
+			signet_err_set(err, SIGNET_E_PASS,
+				       "%s: the private key is encrypted; give its passphrase "
+				       "with --key-pass-file FILE",
+				       cfg->key_file);
+		else
+			signet_err_set(err, SIGNET_E_PASS,
+				       "%s: wrong passphrase in %s (or the key file is damaged)",
+				       cfg->key_file, cfg->key_pass_file);
+	}
+	if (pass != NULL) {
+		OPENSSL_cleanse(pass, strlen(pass));
+		free(pass);
+	}
+	return key;
+}
+
+struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg, struct tunnel *t,
 				       struct signet_err *err)
 {
 	struct tunnel_creds *c = calloc(1, sizeof(*c));
@@ -141,8 +191,9 @@ struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg,
 	ENSURE(c != NULL, err, SIGNET_E_INTERNAL, "out of memory");
 	atomic_init(&c->refs, 1);
 	c->cfg = cfg;
+	c->t = t;
 	TRYP(certs = signet_certs_load(cfg->cert_file, err));
-	TRYP(key = signet_key_load(cfg->key_file, NULL, err));
+	TRYP(key = load_key(cfg, err));
 	TRYP(c->ctx = make_ctx(cfg, certs, key, err));
 	if (signet_asn1_time_to_time(X509_get0_notAfter(sk_X509_value(certs, 0)),
 				     &c->cert_not_after) < 0)
@@ -152,6 +203,12 @@ struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg,
 		signet_err_prefix(err, "%s", cfg->mode == TUNNEL_SERVER ? "--client-ca"
 									 : "--ca");
 		goto out;
+	}
+	if (cfg->ocsp) {
+		/* Optional: a directory or "system" has no file to read. */
+		struct signet_err e2;
+		signet_err_clear(&e2);
+		c->ca_certs = signet_certs_load(cfg->ca_file, &e2);
 	}
 	if (cfg->crl_file != NULL)
 		TRYP(c->crls = load_crls(cfg->crl_file, &c->crl_next_update, err));
@@ -166,11 +223,17 @@ struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg,
 				   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT |
 					   SSL_VERIFY_CLIENT_ONCE,
 				   NULL);
+		if (!cfg->no_staple) {
+			SSL_CTX_set_tlsext_status_cb(c->ctx, tunnel_staple_status_cb);
+			SSL_CTX_set_tlsext_status_arg(c->ctx, c);
+		}
 	} else {
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	}
 	/* signet's verifier replaces OpenSSL's chain check entirely. */
 	SSL_CTX_set_cert_verify_callback(c->ctx, tunnel_cert_verify_cb, c);
+	c->certs = certs;
+	certs = NULL;
 	ok = 1;
 out:
 	sk_X509_pop_free(certs, X509_free);
@@ -180,6 +243,8 @@ out:
 		SSL_CTX_free(c->ctx);
 		tunnel_trust_free(c->trust);
 		sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
+		sk_X509_pop_free(c->certs, X509_free);
+		sk_X509_pop_free(c->ca_certs, X509_free);
 		free(c);
 		c = NULL;
 	}
@@ -199,6 +264,8 @@ void tunnel_creds_unref(struct tunnel_creds *c)
 	SSL_CTX_free(c->ctx);
 	tunnel_trust_free(c->trust);
 	sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
+	sk_X509_pop_free(c->certs, X509_free);
+	sk_X509_pop_free(c->ca_certs, X509_free);
 	free(c);
 }
 

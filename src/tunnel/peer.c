@@ -37,7 +37,8 @@ void tunnel_trust_free(struct tunnel_trust *t)
 }
 
 int tunnel_verify(struct tunnel_trust *t, X509 *leaf, STACK_OF(X509) *untrusted,
-		  const struct signet_verify_opts *o, struct signet_err *err)
+		  const struct signet_verify_opts *o, STACK_OF(X509) **chain,
+		  struct signet_err *err)
 {
-	return signet_verify(t->trust, leaf, untrusted, o, NULL, err);
+	return signet_verify(t->trust, leaf, untrusted, o, chain, err);
 }

@@ -66,6 +66,24 @@ static void metrics(struct tunnel *t, struct evbuffer *b)
 			"# TYPE signet_tunnel_crl_next_update_timestamp_seconds gauge\n"
 			"signet_tunnel_crl_next_update_timestamp_seconds %lld\n",
 			(long long)c->crl_next_update);
+	if (tunnel_config(t)->ocsp)
+		evbuffer_add_printf(b,
+			"# HELP signet_tunnel_ocsp_requests_total OCSP requests sent about client certificates.\n"
+			"# TYPE signet_tunnel_ocsp_requests_total counter\n"
+			"signet_tunnel_ocsp_requests_total %llu\n"
+			"# HELP signet_tunnel_ocsp_cache_hits_total Client certificates answered from the OCSP cache.\n"
+			"# TYPE signet_tunnel_ocsp_cache_hits_total counter\n"
+			"signet_tunnel_ocsp_cache_hits_total %llu\n"
+			"# HELP signet_tunnel_ocsp_soft_fails_total Clients allowed without an OCSP answer (--insecure-ocsp-soft-fail).\n"
+			"# TYPE signet_tunnel_ocsp_soft_fails_total counter\n"
+			"signet_tunnel_ocsp_soft_fails_total %llu\n",
+			U(m->ocsp_requests), U(m->ocsp_cache_hits), U(m->ocsp_soft_fails));
+	if (atomic_load(&m->staple_next_update) != 0)
+		evbuffer_add_printf(b,
+			"# HELP signet_tunnel_ocsp_staple_next_update_timestamp_seconds nextUpdate of the stapled OCSP response.\n"
+			"# TYPE signet_tunnel_ocsp_staple_next_update_timestamp_seconds gauge\n"
+			"signet_tunnel_ocsp_staple_next_update_timestamp_seconds %lld\n",
+			(long long)atomic_load(&m->staple_next_update));
 	tunnel_creds_unref(c);
 }
 

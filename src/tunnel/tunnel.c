@@ -53,6 +53,8 @@ struct tunnel {
 	struct event *ev_term, *ev_int, *ev_hup, *ev_poll, *ev_deadline, *ev_done;
 	struct evhttp *http;
 	struct tunnel_files_stat fstat;
+	struct ocsp_cache *ocsp_cache; /* --ocsp: shared by the workers */
+	struct tunnel_staple *staple;  /* server: our own OCSP response */
 };
 
 void tunnel_log(const char *fmt, ...)
@@ -83,6 +85,8 @@ struct tunnel_metrics *tunnel_metrics(struct tunnel *t) { return &t->m; }
 const struct tunnel_config *tunnel_config(struct tunnel *t) { return t->cfg; }
 int tunnel_draining(struct tunnel *t) { return atomic_load(&t->draining); }
 const char *tunnel_to_host(struct tunnel *t) { return t->to_host; }
+struct ocsp_cache *tunnel_ocsp_cache(struct tunnel *t) { return t->ocsp_cache; }
+struct tunnel_staple *tunnel_staple(struct tunnel *t) { return t->staple; }
 
 const struct sockaddr *tunnel_to_addr(struct tunnel *t, socklen_t *len)
 {
@@ -222,7 +226,7 @@ static void reload(struct tunnel *t, const char *why)
 
 	signet_err_clear(&err);
 	tunnel_files_stat(t->cfg, &t->fstat);
-	n = tunnel_creds_load(t->cfg, &err);
+	n = tunnel_creds_load(t->cfg, t, &err);
 	if (n == NULL) {
 		atomic_fetch_add(&t->m.reloads_failed, 1);
 		tunnel_log("reload (%s) failed, keeping the previous credentials: %s", why,
@@ -234,6 +238,7 @@ static void reload(struct tunnel *t, const char *why)
 	t->creds = n;
 	pthread_mutex_unlock(&t->lock);
 	tunnel_creds_unref(old);
+	tunnel_staple_update(t->staple, n);
 	atomic_fetch_add(&t->m.reloads_ok, 1);
 	atomic_store(&t->m.last_reload, (long long)time(NULL));
 	tunnel_log("reloaded credentials (%s)", why);
@@ -314,6 +319,7 @@ static void tunnel_free(struct tunnel *t)
 				close(w->listen_fd);
 			if (w->ctl != NULL)
 				event_free(w->ctl);
+			tunnel_dns_free(w->dns);
 			if (w->base != NULL)
 				event_base_free(w->base);
 		}
@@ -321,6 +327,8 @@ static void tunnel_free(struct tunnel *t)
 	}
 	if (t->http != NULL)
 		evhttp_free(t->http);
+	tunnel_staple_free(t->staple);
+	tunnel_ocsp_cache_free(t->ocsp_cache);
 	struct event *evs[] = { t->ev_term, t->ev_int, t->ev_hup,
 				t->ev_poll, t->ev_deadline, t->ev_done };
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
@@ -352,7 +360,12 @@ int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err)
 	TRY(tunnel_parse_addr(cfg->to, 0, &t->to_ss, &t->to_len, t->to_host,
 			      sizeof(t->to_host), err));
 	tunnel_files_stat(cfg, &t->fstat);
-	TRYP(t->creds = tunnel_creds_load(cfg, err));
+	TRYP(t->creds = tunnel_creds_load(cfg, t, err));
+	if (cfg->ocsp)
+		ENSURE((t->ocsp_cache = tunnel_ocsp_cache_new(
+				(size_t)(cfg->ocsp_cache_size > 0 ? cfg->ocsp_cache_size
+								  : 10000))) != NULL,
+		       err, SIGNET_E_INTERNAL, "out of memory");
 
 	t->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (t->nworkers < 1)
@@ -402,6 +415,10 @@ int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err)
 	}
 	if (cfg->status != NULL)
 		TRYP(t->http = tunnel_status_start(t, t->base, cfg->status, err));
+	if (cfg->mode == TUNNEL_SERVER && !cfg->no_staple) {
+		TRYP(t->staple = tunnel_staple_new(t, t->base));
+		tunnel_staple_update(t->staple, t->creds);
+	}
 
 	/* Workers never take the process's signals; the main loop does. */
 	sigemptyset(&block);

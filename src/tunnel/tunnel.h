@@ -24,6 +24,14 @@
  * OpenSSL's certificate-verify callback so that a refused client gets a
  * proper TLS alert and the log line gets the verifier's sentence; the
  * --allow rules are checked in the same place.
+ *
+ * OCSP (ocsp.c).  With --ocsp the server holds a connection after its TLS
+ * handshake (state OCSP in conn.c) until the client certificate's status is
+ * known: from a process-wide cache keyed by issuer + serial, or from the
+ * responder by an asynchronous libevent HTTP request on the worker's own
+ * loop, so no loop ever blocks.  Stapling of our own certificate's status
+ * is fetched the same way on the main loop and handed to OpenSSL's status
+ * callback from a mutex-guarded copy.
  */
 #ifndef SIGNET_TUNNEL_H
 #define SIGNET_TUNNEL_H
@@ -85,6 +93,14 @@ struct tunnel_config {
 	double drain_timeout;
 	double reload_interval;   /* stat poll period; 0 disables */
 	int quiet;                /* no per-connection log lines for successes */
+	const char *key_pass_file; /* passphrase of an encrypted --key, or NULL */
+	int ocsp;                 /* server: check client certificates by OCSP */
+	const char *ocsp_url;     /* responder to ask instead of the AIA's */
+	int insecure_ocsp_soft_fail; /* allow when no OCSP answer can be had */
+	double ocsp_timeout;      /* seconds for one OCSP request */
+	long ocsp_cache_size;     /* cached answers at most */
+	const char *staple_url;   /* responder for our own certificate (else AIA) */
+	int no_staple;            /* do not staple */
 };
 
 /* Runs until SIGTERM/SIGINT and the drain that follows.  Returns 0 after a
@@ -97,8 +113,10 @@ int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err);
 struct tunnel_trust;
 struct tunnel_trust *tunnel_trust_load(const char *file, struct signet_err *err);
 void tunnel_trust_free(struct tunnel_trust *t);
+/* chain: when non-NULL, receives the path built (leaf first, anchor last). */
 int tunnel_verify(struct tunnel_trust *t, X509 *leaf, STACK_OF(X509) *untrusted,
-		  const struct signet_verify_opts *opts, struct signet_err *err);
+		  const struct signet_verify_opts *opts, STACK_OF(X509) **chain,
+		  struct signet_err *err);
 
 /* One set of loaded credentials; immutable once built. */
 struct tunnel_creds {
@@ -108,14 +126,18 @@ struct tunnel_creds {
 	STACK_OF(X509_CRL) *crls; /* NULL when no --crl */
 	time_t cert_not_after;
 	time_t crl_next_update;   /* 0 when none */
+	STACK_OF(X509) *certs;    /* our certificate, then its chain (owned) */
+	STACK_OF(X509) *ca_certs; /* --ocsp: the CA file's certificates, where
+				     OCSP signers' chains end (owned) */
 	const struct tunnel_config *cfg; /* borrowed, outlives every creds */
+	struct tunnel *t;         /* borrowed: the tunnel (for the staple) */
 };
 
 /* conn.c: OpenSSL's certificate-verify callback, replaced by signet_verify
  * plus the --allow rules; arg is the tunnel_creds that built the SSL_CTX. */
 int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg);
 
-struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg,
+struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg, struct tunnel *t,
 				       struct signet_err *err);
 struct tunnel_creds *tunnel_creds_ref(struct tunnel_creds *c);
 void tunnel_creds_unref(struct tunnel_creds *c);
@@ -149,6 +171,8 @@ enum tunnel_reason {
 	R_IDLE_TIMEOUT,
 	R_SHUTDOWN,
 	R_INTERNAL,
+	R_OCSP_UNAVAILABLE, /* --ocsp and no answer could be had */
+	R_OCSP_UNKNOWN,     /* the responder does not know the certificate */
 	R__COUNT
 };
 const char *tunnel_reason_name(enum tunnel_reason r);
@@ -164,6 +188,10 @@ struct tunnel_metrics {
 	atomic_ullong reloads_ok;
 	atomic_ullong reloads_failed;
 	atomic_llong last_reload;
+	atomic_ullong ocsp_cache_hits;
+	atomic_ullong ocsp_requests;  /* sent to a responder */
+	atomic_ullong ocsp_soft_fails;
+	atomic_llong staple_next_update; /* 0: nothing stapled */
 };
 
 struct tunnel; /* the running tunnel (tunnel.c) */
@@ -184,6 +212,7 @@ struct tunnel_worker {
 	struct event *ctl;
 	atomic_int cmd; /* WORKER_RUN, WORKER_DRAIN, WORKER_STOP */
 	long nconns;
+	struct evdns_base *dns; /* for OCSP responder names; made on first use */
 	struct conn *conns; /* doubly linked, for the forced close at the deadline */
 };
 
@@ -202,6 +231,54 @@ const struct sockaddr *tunnel_to_addr(struct tunnel *t, socklen_t *len);
 const char *tunnel_to_host(struct tunnel *t);
 /* One log line, prefixed with the time; the whole line is one write. */
 void tunnel_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- OCSP (ocsp.c) ---- */
+
+/* One asynchronous HTTP POST of a DER OCSP request.  cb runs once on base's
+ * loop: with the response body, or with der == NULL and a sentence.  The
+ * fetch frees itself after cb; tunnel_ocsp_fetch_cancel stops it without
+ * calling cb (not from inside cb). */
+struct ocsp_fetch;
+struct evdns_base;
+typedef void (*ocsp_fetch_cb)(void *arg, const unsigned char *der, size_t len,
+			      const char *why);
+struct ocsp_fetch *tunnel_ocsp_fetch(struct event_base *base, struct evdns_base *dns,
+				     const char *url, const unsigned char *req, size_t len,
+				     double timeout, ocsp_fetch_cb cb, void *arg,
+				     struct signet_err *err);
+void tunnel_ocsp_fetch_cancel(struct ocsp_fetch *f);
+/* The DER of a nonce-less request for cert (one SHA-1 CertID), malloc'ed. */
+int tunnel_ocsp_request(X509 *cert, X509 *issuer, unsigned char **der, size_t *len,
+			struct signet_err *err);
+/* An event_base's resolver for responder names (NULL-safe to free). */
+struct evdns_base *tunnel_dns_new(struct event_base *base);
+void tunnel_dns_free(struct evdns_base *dns);
+
+/* The answer cache, shared by all workers (a mutex inside).  key: issuer
+ * fingerprint + serial.  Entries live until their nextUpdate. */
+struct ocsp_cache;
+struct ocsp_answer {
+	int status;       /* enum signet_ocsp_cert_status */
+	int reason;       /* CRLReason, -1 none */
+	int64_t revoked_at;
+	int64_t next_update;
+};
+struct ocsp_cache *tunnel_ocsp_cache_new(size_t max);
+void tunnel_ocsp_cache_free(struct ocsp_cache *oc);
+int tunnel_ocsp_cache_get(struct ocsp_cache *oc, const char *key, struct ocsp_answer *a);
+void tunnel_ocsp_cache_put(struct ocsp_cache *oc, const char *key,
+			   const struct ocsp_answer *a);
+struct ocsp_cache *tunnel_ocsp_cache(struct tunnel *t);
+
+/* Stapling (staple.c): the main thread keeps a fresh OCSP response for our
+ * certificate; the status callback (any worker) staples a copy. */
+struct tunnel_staple;
+struct tunnel_staple *tunnel_staple_new(struct tunnel *t, struct event_base *base);
+void tunnel_staple_free(struct tunnel_staple *s);
+/* Main thread, after every successful (re)load: aims at creds' certificate. */
+void tunnel_staple_update(struct tunnel_staple *s, struct tunnel_creds *creds);
+struct tunnel_staple *tunnel_staple(struct tunnel *t);
+int tunnel_staple_status_cb(SSL *ssl, void *arg);
 
 /* The status server (status.c): /healthz and /metrics on the main base. */
 struct evhttp;
