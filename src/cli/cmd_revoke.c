@@ -19,7 +19,7 @@
 #include <time.h>
 
 static const char usage[] =
-	"usage: signet revoke SERIAL|CERT-FILE [options]\n"
+	"usage: signet revoke SERIAL|NAME|CERT-FILE [options]\n"
 	"\n"
 	"Marks a certificate revoked in the CA database.  The change is on disk\n"
 	"before the command returns; the next `signet crl` and every OCSP answer\n"
@@ -116,25 +116,36 @@ int cmd_revoke(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error("revoke", "give exactly one SERIAL or CERT-FILE");
+		return cli_usage_error("revoke", "give exactly one SERIAL, NAME or CERT-FILE");
 	target = argv[optind];
 	if (at == 0)
 		at = (int64_t)time(NULL);
 
-	/* A file that exists is a certificate; anything else is a serial. */
+	ca = signet_ca_open(cli_ca_dir(dir), &err);
+	if (ca == NULL)
+		goto fail;
+	/* A file that exists is a certificate; otherwise a serial the database
+	 * knows, or else the name a certificate was issued under (as in export). */
 	if (stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
 		cert = signet_cert_load(target, &err);
 		if (cert == NULL)
 			goto fail;
 		signet_serial_hex(X509_get0_serialNumber(cert), serial, sizeof(serial));
-	} else if (signet_serial_normalize(target, serial, sizeof(serial)) < 0) {
-		rc = cli_usage_error("revoke",
-				     "'%s' is neither a certificate file nor a hex serial", target);
-		goto out;
+	} else {
+		struct signet_record rec;
+		if (signet_db_get(signet_ca_db(ca), target, &rec, &err) == 0) {
+			snprintf(serial, sizeof(serial), "%s", rec.serial);
+			signet_record_clear(&rec);
+		} else if (err.code != SIGNET_E_NOTFOUND) {
+			goto fail;
+		} else if (signet_serial_normalize(target, serial, sizeof(serial)) < 0) {
+			signet_err_set(&err, SIGNET_E_NOTFOUND,
+				       "'%s' is neither a certificate file, a serial nor a name "
+				       "in the CA database", target);
+			goto fail;
+		}
+		/* An unknown hex serial falls through: revoke says "not in the database". */
 	}
-	ca = signet_ca_open(cli_ca_dir(dir), &err);
-	if (ca == NULL)
-		goto fail;
 	if (signet_db_revoke(signet_ca_db(ca), serial, reason, at, invalidity, &err) < 0)
 		goto fail;
 	if (reason == SIGNET_REASON_REMOVE_FROM_CRL)
