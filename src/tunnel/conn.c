@@ -696,11 +696,11 @@ static void ocsp_begin(struct conn *c)
 		ocsp_unavailable(c, "the certificate names no OCSP responder (see --ocsp-url)");
 		return;
 	}
-	if (c->w->dns == NULL)
-		c->w->dns = tunnel_dns_new(c->w->base);
+	if (c->w->fetcher == NULL)
+		c->w->fetcher = tunnel_ocsp_fetcher_new(c->w->base);
 	if (tunnel_ocsp_request(sk_X509_value(c->chain, 0), sk_X509_value(c->chain, 1), &req,
 				&len, &err) == 0)
-		c->fetch = tunnel_ocsp_fetch(c->w->base, c->w->dns, c->ocsp_url, req, len,
+		c->fetch = tunnel_ocsp_fetch(c->w->fetcher, c->ocsp_url, req, len,
 					     cfg->ocsp_timeout, ocsp_answered, c, &err);
 	free(req);
 	if (c->fetch == NULL) {

@@ -9,9 +9,11 @@
  * no TLS) and POST, without a nonce: answers are then the same for every
  * asker and may be cached here and by the responder.  Parsing and checking
  * the answer is the OCSP unit's job (signet_ocsp_check_response), not this
- * file's.  The evhttp connection is created with free_on_completion, so it
- * is gone once the request has ended one way or another; a cancel (the
- * waiting connection went away) resets it without calling back.
+ * file's.  Connections are not left to evhttp's free-on-completion (libevent
+ * 2.1 skips it when the connect fails): a finished fetch goes on its
+ * loop's fetcher's `done` list and is freed by a reaper event right after
+ * the callback, or when the fetcher is freed; a cancel (the waiting
+ * connection went away) frees the connection at once, without calling back.
  *
  * Caching.  A chained hash table of at most `max` answers, keyed by the
  * issuer's SHA-256 fingerprint and the serial, each kept until the
@@ -37,7 +39,16 @@
 
 #define OCSP_MAX_BODY (64 * 1024)
 
+struct ocsp_fetcher {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct event *reap;
+	struct ocsp_fetch *done; /* finished, to be freed outside their callbacks */
+};
+
 struct ocsp_fetch {
+	struct ocsp_fetcher *fr;
+	struct ocsp_fetch *next_done;
 	struct evhttp_connection *evcon;
 	struct evhttp_request *req; /* NULL once the request has ended */
 	ocsp_fetch_cb cb;
@@ -45,13 +56,61 @@ struct ocsp_fetch {
 	char url[512];
 };
 
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ocsp_fetcher *fr = arg;
+	while (fr->done != NULL) {
+		struct ocsp_fetch *f = fr->done;
+		fr->done = f->next_done;
+		evhttp_connection_free(f->evcon);
+		free(f);
+	}
+}
+
+struct ocsp_fetcher *tunnel_ocsp_fetcher_new(struct event_base *base)
+{
+	struct ocsp_fetcher *fr = calloc(1, sizeof(*fr));
+	if (fr == NULL)
+		return NULL;
+	fr->base = base;
+	/* Without a usable resolv.conf, a resolver without nameservers still
+	 * handles numeric addresses, and fails names quickly. */
+	fr->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+					       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (fr->dns == NULL)
+		fr->dns = evdns_base_new(base, 0);
+	fr->reap = event_new(base, -1, 0, reap_cb, fr);
+	if (fr->reap == NULL) {
+		tunnel_ocsp_fetcher_free(fr);
+		return NULL;
+	}
+	return fr;
+}
+
+void tunnel_ocsp_fetcher_free(struct ocsp_fetcher *fr)
+{
+	if (fr == NULL)
+		return;
+	reap_cb(-1, 0, fr);
+	if (fr->reap != NULL)
+		event_free(fr->reap);
+	if (fr->dns != NULL)
+		evdns_base_free(fr->dns, 0);
+	free(fr);
+}
+
+/* Called by evhttp once per request, also when it failed (req NULL, or a
+ * response code of 0). */
 static void fetch_done(struct evhttp_request *req, void *arg)
 {
 	struct ocsp_fetch *f = arg;
 	char why[600];
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 
-	f->req = NULL; /* evhttp frees the request and (autofree) the connection */
+	f->req = NULL; /* evhttp frees the request after this callback */
+	f->next_done = f->fr->done;
+	f->fr->done = f;
+	event_active(f->fr->reap, EV_TIMEOUT, 0);
 	if (req == NULL || code == 0) {
 		snprintf(why, sizeof(why), "OCSP responder %s did not answer", f->url);
 	} else if (code != 200) {
@@ -65,16 +124,14 @@ static void fetch_done(struct evhttp_request *req, void *arg)
 				 f->url);
 		} else {
 			f->cb(f->arg, der, len, NULL);
-			free(f);
 			return;
 		}
 	}
 	f->cb(f->arg, NULL, 0, why);
-	free(f);
 }
 
-struct ocsp_fetch *tunnel_ocsp_fetch(struct event_base *base, struct evdns_base *dns,
-				     const char *url, const unsigned char *der, size_t len,
+struct ocsp_fetch *tunnel_ocsp_fetch(struct ocsp_fetcher *fr, const char *url,
+				     const unsigned char *der, size_t len,
 				     double timeout, ocsp_fetch_cb cb, void *arg,
 				     struct signet_err *err)
 {
@@ -84,7 +141,8 @@ struct ocsp_fetch *tunnel_ocsp_fetch(struct event_base *base, struct evdns_base 
 	struct timeval tv;
 	int ssl = 0, ok = 0, portnum;
 
-	ENSURE(f != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	ENSURE(fr != NULL && f != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	f->fr = fr;
 	snprintf(f->url, sizeof(f->url), "%s", url);
 	f->cb = cb;
 	f->arg = arg;
@@ -92,7 +150,7 @@ struct ocsp_fetch *tunnel_ocsp_fetch(struct event_base *base, struct evdns_base 
 					NULL) == 1,
 		    err, SIGNET_E_USAGE, "OCSP responder '%s' is not a URL", url);
 	ENSURE(!ssl, err, SIGNET_E_USAGE, "OCSP responder %s: only http:// is supported", url);
-	f->evcon = evhttp_connection_base_new(base, dns, host, (unsigned short)portnum);
+	f->evcon = evhttp_connection_base_new(fr->base, fr->dns, host, (unsigned short)portnum);
 	ENSURE(f->evcon != NULL, err, SIGNET_E_INTERNAL, "out of memory");
 	tv.tv_sec = (time_t)timeout;
 	tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
@@ -116,8 +174,6 @@ struct ocsp_fetch *tunnel_ocsp_fetch(struct event_base *base, struct evdns_base 
 			       url);
 		goto out;
 	}
-	/* From here evhttp owns the connection and frees it when done. */
-	evhttp_connection_free_on_completion(f->evcon);
 	ok = 1;
 out:
 	OPENSSL_free(host);
@@ -139,8 +195,8 @@ void tunnel_ocsp_fetch_cancel(struct ocsp_fetch *f)
 {
 	if (f == NULL)
 		return;
-	if (f->req != NULL)
-		evhttp_cancel_request(f->req); /* frees it and, autofree, evcon */
+	/* Frees the pending request too, without calling back. */
+	evhttp_connection_free(f->evcon);
 	free(f);
 }
 
@@ -169,23 +225,6 @@ out:
 	OCSP_REQUEST_free(req);
 	ERR_clear_error();
 	return rc;
-}
-
-struct evdns_base *tunnel_dns_new(struct event_base *base)
-{
-	/* Without a usable resolv.conf, a resolver without nameservers still
-	 * handles numeric addresses, and fails names quickly. */
-	struct evdns_base *d = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-							   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (d == NULL)
-		d = evdns_base_new(base, 0);
-	return d;
-}
-
-void tunnel_dns_free(struct evdns_base *dns)
-{
-	if (dns != NULL)
-		evdns_base_free(dns, 0);
 }
 
 /* ---- the cache ---- */

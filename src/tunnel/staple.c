@@ -34,7 +34,7 @@
 struct tunnel_staple {
 	struct tunnel *t;
 	struct event_base *base;
-	struct evdns_base *dns;
+	struct ocsp_fetcher *fetcher;
 	struct event *timer;
 	struct ocsp_fetch *fetch;
 	/* main thread only: what we fetch for */
@@ -147,7 +147,7 @@ static void refresh_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->fetch != NULL || s->cert == NULL)
 		return;
 	if (tunnel_ocsp_request(s->cert, s->issuer, &req, &len, &err) == 0)
-		s->fetch = tunnel_ocsp_fetch(s->base, s->dns, s->url, req, len,
+		s->fetch = tunnel_ocsp_fetch(s->fetcher, s->url, req, len,
 					     tunnel_config(s->t)->ocsp_timeout, fetched, s, &err);
 	free(req);
 	if (s->fetch == NULL) {
@@ -165,8 +165,8 @@ struct tunnel_staple *tunnel_staple_new(struct tunnel *t, struct event_base *bas
 	s->base = base;
 	pthread_mutex_init(&s->lock, NULL);
 	s->timer = evtimer_new(base, refresh_cb, s);
-	s->dns = tunnel_dns_new(base);
-	if (s->timer == NULL) {
+	s->fetcher = tunnel_ocsp_fetcher_new(base);
+	if (s->timer == NULL || s->fetcher == NULL) {
 		tunnel_staple_free(s);
 		return NULL;
 	}
@@ -180,7 +180,7 @@ void tunnel_staple_free(struct tunnel_staple *s)
 	clear_target(s);
 	if (s->timer != NULL)
 		event_free(s->timer);
-	tunnel_dns_free(s->dns);
+	tunnel_ocsp_fetcher_free(s->fetcher);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -319,7 +319,7 @@ static void tunnel_free(struct tunnel *t)
 				close(w->listen_fd);
 			if (w->ctl != NULL)
 				event_free(w->ctl);
-			tunnel_dns_free(w->dns);
+			tunnel_ocsp_fetcher_free(w->fetcher);
 			if (w->base != NULL)
 				event_base_free(w->base);
 		}

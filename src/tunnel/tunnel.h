@@ -212,7 +212,7 @@ struct tunnel_worker {
 	struct event *ctl;
 	atomic_int cmd; /* WORKER_RUN, WORKER_DRAIN, WORKER_STOP */
 	long nconns;
-	struct evdns_base *dns; /* for OCSP responder names; made on first use */
+	struct ocsp_fetcher *fetcher; /* OCSP requests; made on first use */
 	struct conn *conns; /* doubly linked, for the forced close at the deadline */
 };
 
@@ -234,25 +234,25 @@ void tunnel_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- OCSP (ocsp.c) ---- */
 
-/* One asynchronous HTTP POST of a DER OCSP request.  cb runs once on base's
- * loop: with the response body, or with der == NULL and a sentence.  The
- * fetch frees itself after cb; tunnel_ocsp_fetch_cancel stops it without
- * calling cb (not from inside cb). */
+/* One asynchronous HTTP POST of a DER OCSP request, on the fetcher's loop
+ * (one fetcher per loop: its resolver, and the reaper of finished
+ * requests).  cb runs once: with the response body, or with der == NULL and
+ * a sentence.  After cb the fetch is the fetcher's to free;
+ * tunnel_ocsp_fetch_cancel stops one in flight without calling cb (not
+ * from inside cb). */
+struct ocsp_fetcher;
 struct ocsp_fetch;
-struct evdns_base;
 typedef void (*ocsp_fetch_cb)(void *arg, const unsigned char *der, size_t len,
 			      const char *why);
-struct ocsp_fetch *tunnel_ocsp_fetch(struct event_base *base, struct evdns_base *dns,
-				     const char *url, const unsigned char *req, size_t len,
-				     double timeout, ocsp_fetch_cb cb, void *arg,
-				     struct signet_err *err);
+struct ocsp_fetcher *tunnel_ocsp_fetcher_new(struct event_base *base);
+void tunnel_ocsp_fetcher_free(struct ocsp_fetcher *fr);
+struct ocsp_fetch *tunnel_ocsp_fetch(struct ocsp_fetcher *fr, const char *url,
+				     const unsigned char *req, size_t len, double timeout,
+				     ocsp_fetch_cb cb, void *arg, struct signet_err *err);
 void tunnel_ocsp_fetch_cancel(struct ocsp_fetch *f);
 /* The DER of a nonce-less request for cert (one SHA-1 CertID), malloc'ed. */
 int tunnel_ocsp_request(X509 *cert, X509 *issuer, unsigned char **der, size_t *len,
 			struct signet_err *err);
-/* An event_base's resolver for responder names (NULL-safe to free). */
-struct evdns_base *tunnel_dns_new(struct event_base *base);
-void tunnel_dns_free(struct evdns_base *dns);
 
 /* The answer cache, shared by all workers (a mutex inside).  key: issuer
  * fingerprint + serial.  Entries live until their nextUpdate. */

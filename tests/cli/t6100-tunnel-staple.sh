@@ -63,14 +63,15 @@ test_expect_success 'a reload to a new certificate staples the new one' '
 	status $S >out.txt && grep -q "Cert Status: good" out.txt &&
 	grep -qi "Serial Number: $(serial_of new/localhost.crt)" out.txt
 '
+S2=$(free_port)
+start_tunnel nost server $(args $S2) --no-staple || exit 1
 test_expect_success '--no-staple: no response sent' '
-	S2=$(free_port) && start_tunnel nost server $(args $S2) --no-staple &&
 	status $S2 >out.txt && grep -q "OCSP response: no response sent" out.txt &&
 	grep -q "Verify return code: 0 (ok)" out.txt
 '
+S3=$(free_port) P0=$(free_port)
+start_tunnel dead server $(args $S3) --staple-url "http://127.0.0.1:$P0/" || exit 1
 test_expect_success '--staple-url naming a dead responder: retried, logged, nothing stapled' '
-	S3=$(free_port) P0=$(free_port) &&
-	start_tunnel dead server $(args $S3) --staple-url "http://127.0.0.1:$P0/" &&
 	wait_log dead.log "staple: OCSP responder http://127.0.0.1:$P0/ did not answer; retrying" &&
 	status $S3 >out.txt && grep -q "OCSP response: no response sent" out.txt &&
 	grep -q "Verify return code: 0 (ok)" out.txt
@@ -78,5 +79,13 @@ test_expect_success '--staple-url naming a dead responder: retried, logged, noth
 test_expect_success 'a connection through the stapling tunnel still works' '
 	curl -sS --max-time 10 --cacert ca/root.crt --cert a.crt --key a.key \
 		"https://localhost:$S/" | grep -q "hello from the backend"
+'
+test_expect_success 'SIGTERM stops a stapling tunnel cleanly (and, sanitized, without a report)' '
+	kill -TERM $TUNNEL_PID_srv && wait_log srv.log "stopped: " 200 &&
+	for p in $TUNNEL_PID_srv; do
+		for i in $(seq 100); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
+		! kill -0 $p 2>/dev/null
+	done &&
+	! grep -E "Sanitizer|runtime error" srv.log
 '
 test_done
