@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 struct sqlite_db {
@@ -20,6 +21,7 @@ struct sqlite_db {
 	sqlite3 *h;
 	sqlite3_stmt *insert;
 	int in_txn;
+	int wrote;       /* this connection committed a change */
 	long txn_writes; /* rows written in the open transaction */
 	char path[4096];
 };
@@ -107,11 +109,22 @@ static int migrate(struct sqlite_db *d, struct signet_err *err)
 	return 0;
 }
 
+/* Checkpoint and truncate the WAL once it passes this size (see open). */
+#define WAL_FOLD_BYTES (1024 * 1024)
+
 static void s_close(struct signet_db *db)
 {
 	struct sqlite_db *d = (struct sqlite_db *)db;
+	char wal[4200];
+	struct stat st;
+
 	if (d->in_txn)
 		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	/* Fold a grown WAL into the database now and then, here rather than
+	 * on every commit: a busy reader elsewhere just postpones it. */
+	snprintf(wal, sizeof(wal), "%s-wal", d->path);
+	if (d->wrote && stat(wal, &st) == 0 && st.st_size > WAL_FOLD_BYTES)
+		sqlite3_exec(d->h, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_finalize(d->insert);
 	sqlite3_close(d->h);
 	free(d);
@@ -136,6 +149,7 @@ static int s_commit(struct signet_db *db, struct signet_err *err)
 		return -1;
 	}
 	d->in_txn = 0;
+	d->wrote = 1;
 	/* A big batch leaves a big WAL: fold it into the database now, while
 	 * its pages are hot, rather than in the next process's open.  Failure
 	 * here loses nothing (the commit is durable), so it is not an error. */
@@ -196,6 +210,7 @@ static int s_insert(struct signet_db *db, const struct signet_record *r,
 	if (rc != SQLITE_DONE)
 		return fail(d, err, "cannot record certificate");
 	d->txn_writes++;
+	d->wrote = 1;
 	return 0;
 }
 
@@ -536,12 +551,15 @@ struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err
 	}
 	sqlite3_busy_timeout(d->h, 10000);
 	/* Short-lived CLI processes open the database once per command: keep
-	 * the WAL file between them and checkpoint it in small steps
-	 * (wal_autocheckpoint below, and after large transactions in
-	 * s_commit) instead of recreating, syncing and checkpointing it on
-	 * every open/close.  The WAL must stay small because the first
-	 * connection of a process reads all of it to rebuild its index.
-	 * Durability is unchanged: each commit is fsync'ed in the WAL. */
+	 * the WAL file between them instead of checkpointing it (two more
+	 * syncs) on every close.  SQLite's autocheckpoint does not help here:
+	 * the first connection of a process rebuilds the WAL index and no
+	 * longer knows which frames were already copied back, so a WAL that
+	 * passed the threshold would be checkpointed again by every process
+	 * and never restart.  Instead the WAL is checkpointed and truncated
+	 * when it passes WAL_FOLD_BYTES (at close) or after a large
+	 * transaction (s_commit), which also keeps each open's WAL read
+	 * short.  Durability is unchanged: each commit is fsync'ed in the WAL. */
 	{
 		int one = 1;
 		sqlite3_file_control(d->h, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
@@ -549,7 +567,7 @@ struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err
 	}
 	if (exec(d, "PRAGMA journal_mode = WAL", err) < 0 ||
 	    exec(d, "PRAGMA synchronous = FULL", err) < 0 ||
-	    exec(d, "PRAGMA wal_autocheckpoint = 256", err) < 0 ||
+	    exec(d, "PRAGMA wal_autocheckpoint = 0", err) < 0 ||
 	    exec(d, "PRAGMA foreign_keys = ON", err) < 0)
 		goto fail;
 	if (migrate(d, err) < 0)
