@@ -8,18 +8,71 @@
  * before the caller reports success (synchronous_commit is left at its
  * default, on).  Schema migrations run under a transaction-scoped advisory
  * lock so that instances starting together migrate once.
- * Built when libpq is found (SIGNET_HAVE_LIBPQ); otherwise a postgresql://
- * URL is refused with a clear message.
+ * Built when libpq's headers are found (SIGNET_HAVE_LIBPQ); otherwise a
+ * postgresql:// URL is refused with a clear message.
  */
 #include "db_internal.h"
 
 #ifdef SIGNET_HAVE_LIBPQ
 
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * libpq is loaded with dlopen when a postgresql:// database is first
+ * opened, not linked: it pulls in some twenty libraries (Kerberos, LDAP,
+ * GnuTLS...) whose relocation would cost every signet process about a
+ * third of its start-up, SQLite users included.  The prototypes still come
+ * from libpq-fe.h, so the calls are type-checked at build time.
+ */
+#define PQ_FUNCS(X)                                                            \
+	X(PQclear) X(PQcmdStatus) X(PQconnectdb) X(PQerrorMessage) X(PQexec)   \
+	X(PQexecParams) X(PQfinish) X(PQgetisnull) X(PQgetlength)             \
+	X(PQgetvalue) X(PQntuples) X(PQresultErrorField) X(PQresultStatus)     \
+	X(PQstatus)
+
+static struct {
+#define PQ_FIELD(name) __typeof__(name) *name;
+	PQ_FUNCS(PQ_FIELD)
+#undef PQ_FIELD
+} pq;
+
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static const char *pq_missing; /* NULL once every symbol resolved */
+
+static void pq_load(void)
+{
+	void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		pq_missing = "libpq.so.5";
+		return;
+	}
+#define PQ_LOAD(name)                                                          \
+	if ((pq.name = (__typeof__(name) *)dlsym(h, #name)) == NULL && pq_missing == NULL) \
+		pq_missing = #name;
+	PQ_FUNCS(PQ_LOAD)
+#undef PQ_LOAD
+}
+
+#define PQclear pq.PQclear
+#define PQcmdStatus pq.PQcmdStatus
+#define PQconnectdb pq.PQconnectdb
+#define PQerrorMessage pq.PQerrorMessage
+#define PQexec pq.PQexec
+#define PQexecParams pq.PQexecParams
+#define PQfinish pq.PQfinish
+#define PQgetisnull pq.PQgetisnull
+#define PQgetlength pq.PQgetlength
+#define PQgetvalue pq.PQgetvalue
+#define PQntuples pq.PQntuples
+#define PQresultErrorField pq.PQresultErrorField
+#define PQresultStatus pq.PQresultStatus
+#define PQstatus pq.PQstatus
 
 struct pg_db {
 	struct signet_db base;
@@ -516,7 +569,16 @@ static const struct signet_db_ops pg_ops = {
 
 struct signet_db *signet_db_pg_open(const char *conninfo, struct signet_err *err)
 {
-	struct pg_db *d = calloc(1, sizeof(*d));
+	struct pg_db *d;
+
+	pthread_once(&pq_once, pq_load);
+	if (pq_missing != NULL) {
+		signet_err_set(err, SIGNET_E_DB,
+			       "postgresql: cannot load the PostgreSQL client library (%s missing); "
+			       "install libpq5", pq_missing);
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
 		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
 		return NULL;
