@@ -35,6 +35,12 @@ int signet_cert_fingerprint(X509 *cert, char buf[65]);
 /* notBefore/notAfter as time_t. */
 int signet_asn1_time_to_time(const ASN1_TIME *t, time_t *out);
 
+/* The value of one hex digit, or -1. */
+int signet_hex_digit(int c);
+/* A hex serial (the database's form, odd length allowed) to its magnitude
+ * bytes; returns the byte count, or -1 when it is not hex or does not fit. */
+int signet_serial_to_bytes(const char *hex, unsigned char *out, size_t size);
+
 /* Are two serial strings the same hex number (case, leading zeros)? */
 int signet_serial_normalize(const char *in, char *out, size_t size);
 

@@ -322,3 +322,35 @@ int signet_asn1_time_to_time(const ASN1_TIME *t, time_t *out)
 	*out = timegm(&tm);
 	return 0;
 }
+
+int signet_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int signet_serial_to_bytes(const char *hex, unsigned char *out, size_t size)
+{
+	size_t n = strlen(hex), j = 0, i = 0;
+	if (n == 0 || (n + 1) / 2 > size)
+		return -1;
+	if (n % 2) {
+		int v = signet_hex_digit(hex[0]);
+		if (v < 0)
+			return -1;
+		out[j++] = (unsigned char)v;
+		i = 1;
+	}
+	for (; i < n; i += 2) {
+		int hi = signet_hex_digit(hex[i]), lo = signet_hex_digit(hex[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[j++] = (unsigned char)(hi << 4 | lo);
+	}
+	return (int)j;
+}

@@ -111,38 +111,6 @@ struct enc {
 	int failed;
 };
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Serial in lowercase hex (the database's form) to its magnitude bytes. */
-static int serial_bytes(const char *hex, unsigned char *out, size_t size)
-{
-	size_t n = strlen(hex), j = 0, i = 0;
-	if (n == 0 || (n + 1) / 2 > size)
-		return -1;
-	if (n % 2) {
-		int v = hexval(hex[0]);
-		if (v < 0)
-			return -1;
-		out[j++] = (unsigned char)v;
-		i = 1;
-	}
-	for (; i < n; i += 2) {
-		int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[j++] = (unsigned char)(hi << 4 | lo);
-	}
-	return (int)j;
-}
 
 static int enc_time(struct enc *e, int64_t t)
 {
@@ -165,7 +133,7 @@ static int enc_entry(struct enc *e, const char *serial, int64_t revoked_at, int 
 	unsigned char sb[64], *p, *ext = NULL, *ext_own = NULL;
 	int slen, sn, clen, total, elen = 0, rc = -1;
 
-	sn = serial_bytes(serial, sb, sizeof(sb));
+	sn = signet_serial_to_bytes(serial, sb, sizeof(sb));
 	if (sn < 0)
 		return signet_err_set(e->err, SIGNET_E_DB,
 				      "database serial '%s' is not hexadecimal", serial);

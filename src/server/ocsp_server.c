@@ -42,6 +42,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signet/cert.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -137,24 +138,15 @@ static struct ent *snap_find(const struct snap *s, const unsigned char *serial, 
 	}
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int snap_add(const struct signet_record *r, void *ctx)
 {
 	struct snap *s = ctx;
 	struct ent *e;
-	size_t n = strlen(r->serial), j = 0, i = 0;
+	unsigned char sb[sizeof(e->serial)];
+	int sn = signet_serial_to_bytes(r->serial, sb, sizeof(sb));
 
-	if (n == 0 || (n + 1) / 2 > sizeof(e->serial))
+	if (sn <= 0)
 		return 0; /* not a serial we can be asked about */
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap + s->cap / 2 : 1024;
@@ -166,11 +158,8 @@ static int snap_add(const struct signet_record *r, void *ctx)
 	}
 	e = &s->ents[s->n];
 	memset(e, 0, sizeof(*e));
-	if (n % 2)
-		e->serial[j++] = (unsigned char)hexval(r->serial[i++]);
-	for (; i < n; i += 2)
-		e->serial[j++] = (unsigned char)(hexval(r->serial[i]) << 4 | hexval(r->serial[i + 1]));
-	e->len = (uint8_t)j;
+	memcpy(e->serial, sb, (size_t)sn);
+	e->len = (uint8_t)sn;
 	if (r->status == SIGNET_STATUS_REVOKED) {
 		e->status = SIGNET_OCSP_REVOKED;
 		e->reason = (uint8_t)(r->reason < 0 ? 0 : r->reason);
@@ -449,9 +438,9 @@ static int get_decode(const char *path, size_t plen, unsigned char *der, size_t 
 	while (plen > 0 && *path == '/')
 		path++, plen--;
 	for (size_t i = 0; i < plen && j < sizeof(tmp); i++) {
-		if (path[i] == '%' && i + 2 < plen && hexval(path[i + 1]) >= 0 &&
-		    hexval(path[i + 2]) >= 0) {
-			tmp[j++] = (char)(hexval(path[i + 1]) << 4 | hexval(path[i + 2]));
+		if (path[i] == '%' && i + 2 < plen && signet_hex_digit(path[i + 1]) >= 0 &&
+		    signet_hex_digit(path[i + 2]) >= 0) {
+			tmp[j++] = (char)(signet_hex_digit(path[i + 1]) << 4 | signet_hex_digit(path[i + 2]));
 			i += 2;
 		} else {
 			tmp[j++] = path[i];
