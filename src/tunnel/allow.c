@@ -12,6 +12,8 @@
 #include "tunnel.h"
 
 #include <arpa/inet.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <signet/cert.h>
 #include <stdlib.h>
@@ -51,11 +53,18 @@ int tunnel_allow_parse(const char *text, struct allow_rule *rule,
 		return signet_err_set(err, SIGNET_E_USAGE, "--allow '%s': empty value",
 				      text);
 	if (rule->kind == ALLOW_SERIAL) {
-		char norm[128];
-		if (signet_serial_normalize(value, norm, sizeof(norm)) < 0)
+		/* Normalised in full: the output is never longer than the
+		 * input plus one ("0"), so nothing is ever cut off. */
+		size_t size = strlen(value) + 2;
+		char *norm = malloc(size);
+		if (norm == NULL)
+			return signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+		if (signet_serial_normalize(value, norm, size) < 0) {
+			free(norm);
 			return signet_err_set(err, SIGNET_E_USAGE,
 					      "--allow '%s': not a hex serial number", text);
-		rule->value = strdup(norm);
+		}
+		rule->value = norm;
 	} else if (rule->kind == ALLOW_SAN_IP) {
 		unsigned char buf[16];
 		if (inet_pton(AF_INET, value, buf) != 1 &&
@@ -119,6 +128,29 @@ static int ip_eq(const ASN1_OCTET_STRING *ip, const char *v)
 	return 0;
 }
 
+/* The certificate's serial is the hex number v (lowercase, no leading
+ * zeros, as tunnel_allow_parse leaves it).  The serial is converted in
+ * full, whatever its length: a fixed buffer would cut a long serial and
+ * make a rule naming its first digits match every serial sharing them
+ * (docs/FINDINGS.md #5).  A negative serial matches nothing. */
+static int serial_eq(const ASN1_INTEGER *sn, const char *v)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+	char *hex = bn != NULL && !BN_is_negative(bn) ? BN_bn2hex(bn) : NULL;
+	const char *h = hex;
+	int ok = 0;
+
+	if (h != NULL) {
+		while (*h == '0' && h[1] != '\0')
+			h++;
+		ok = strcasecmp(h, v) == 0;
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	ERR_clear_error();
+	return ok;
+}
+
 static int san_match(GENERAL_NAMES *sans, enum allow_kind kind, const char *v)
 {
 	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
@@ -151,20 +183,18 @@ static int san_match(GENERAL_NAMES *sans, enum allow_kind kind, const char *v)
 int tunnel_allow_match(const struct allow_rule *rules, size_t n, X509 *cert)
 {
 	GENERAL_NAMES *sans = NULL;
-	char serial[128] = "";
 	int ok = 0;
 
 	if (n == 0)
 		return 1;
 	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	signet_serial_hex(X509_get0_serialNumber(cert), serial, sizeof(serial));
 	for (size_t i = 0; i < n && !ok; i++) {
 		switch (rules[i].kind) {
 		case ALLOW_CN:
 			ok = cn_match(cert, rules[i].value);
 			break;
 		case ALLOW_SERIAL:
-			ok = strcmp(serial, rules[i].value) == 0;
+			ok = serial_eq(X509_get0_serialNumber(cert), rules[i].value);
 			break;
 		default:
 			ok = sans != NULL && san_match(sans, rules[i].kind, rules[i].value);
