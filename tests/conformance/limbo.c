@@ -8,6 +8,8 @@
  * per id prefix (the part before the first "::"), then exactly
  * "N passed, N failed, N skipped".  With --floor, exits non-zero when the
  * pass count is below the number in FILE, so CI notices a regression.
+ * A malformed testcase (a field that must be a string is not) is a FAIL
+ * line saying "malformed testcase: <field> ...", never a crash.
  *
  * A testcase is mapped onto signet_verify_opts and nothing else: no test
  * id or vector is special-cased.  Skips come only from features signet
@@ -130,8 +132,57 @@ static unsigned ku_bit(const char *name)
 	return 0;
 }
 
+/* NULL when field is absent or an array of strings, else why not. */
+static const char *strings_or_absent(json_t *tc, const char *field, char *buf, size_t size)
+{
+	json_t *arr = json_object_get(tc, field), *v;
+	size_t i;
+
+	if (arr == NULL)
+		return NULL;
+	if (!json_is_array(arr)) {
+		snprintf(buf, size, "%s is not an array", field);
+		return buf;
+	}
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v)) {
+			snprintf(buf, size, "%s[%zu] is not a string", field, i);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* Checks the fields run_case reads as strings before anything uses them,
+ * so that a malformed testcase is reported, not followed into a NULL
+ * (docs/FINDINGS.md #2).  Returns NULL when the testcase is well formed,
+ * else a sentence naming the field. */
+static const char *malformed(json_t *tc, char *buf, size_t size)
+{
+	static const char *const lists[] = { "key_usage", "extended_key_usage", "trusted_certs",
+					     "untrusted_intermediates", "crls" };
+	const char *kind, *why;
+
+	if (!json_is_object(tc))
+		return "the testcase is not a JSON object";
+	kind = json_string_value(json_object_get(tc, "validation_kind"));
+	if (kind == NULL)
+		return "validation_kind is missing or not a string";
+	if (strcmp(kind, "CLIENT") != 0 && strcmp(kind, "SERVER") != 0) {
+		snprintf(buf, size, "validation_kind \"%.64s\" is neither CLIENT nor SERVER", kind);
+		return buf;
+	}
+	if (!json_is_string(json_object_get(tc, "peer_certificate")))
+		return "peer_certificate is missing or not a string";
+	for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+		if ((why = strings_or_absent(tc, lists[k], buf, size)) != NULL)
+			return why;
+	return NULL;
+}
+
 /* Runs one testcase; returns 1 when signet accepted the chain, 0 when it
- * refused (msg says why), -1 when the case cannot be run. */
+ * refused (msg says why), -1 when the case cannot be run (a malformed
+ * testcase: msg names the field). */
 static int run_case(struct signet_trust **trustp, json_t *tc, char *msg, size_t msize)
 {
 	struct signet_err err;
@@ -143,10 +194,17 @@ static int run_case(struct signet_trust **trustp, json_t *tc, char *msg, size_t 
 	size_t i;
 	int accepted = 0;
 	struct signet_trust *trust = NULL;
+	const char *bad;
+	char why[160];
 
 	memset(&o, 0, sizeof(o));
 	signet_err_clear(&err);
 	o.max_depth = -1;
+	if ((bad = malformed(tc, why, sizeof(why))) != NULL) {
+		snprintf(msg, msize, "malformed testcase: %s", bad);
+		accepted = -1;
+		goto out;
+	}
 	if ((trusted = pem_list(json_object_get(tc, "trusted_certs"), "trusted_certs", &err)) == NULL ||
 	    (inter = pem_list(json_object_get(tc, "untrusted_intermediates"), "untrusted_intermediates", &err)) == NULL)
 		goto refused;
