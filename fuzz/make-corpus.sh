@@ -125,3 +125,72 @@ for pre, s in sorted(picked.items())[:6]:
 PY
 fi
 du -sh "$C"/verify "$C"/limbo 2>/dev/null
+
+# ocsp_response: byte 0 options (1 nonce request, 2 trust stack, 4
+# nextUpdate), 2-byte length + response, 2-byte length + request, then the
+# certificate asked about, its issuer and the trust stack (PEM).  Answers
+# by `signet ocsp respond`, valid for 100 years so the seeds stay fresh.
+mkdir -p "$C/ocsp_response"
+"$SIGNET" init --dir oca --name "OCSP Seed Root" --intermediate --no-passphrase >/dev/null
+"$SIGNET" issue good --dir oca --profile client >/dev/null
+"$SIGNET" issue bad --dir oca --profile client >/dev/null
+"$SIGNET" revoke bad.crt --dir oca --reason keyCompromise >/dev/null
+cat oca/intermediate.crt oca/root.crt >ochain.pem
+respond() { # out request [respond args]
+	local out=$1 req=$2
+	shift 2
+	"$SIGNET" ocsp respond --dir oca --request "$req" --validity 36500d --out "$out" "$@" \
+		2>/dev/null
+}
+pack() { # seed options response request certs...
+	local seed=$1 opt=$2 resp=$3 req=$4
+	shift 4
+	python3 - "$seed" "$opt" "$resp" "$req" "$@" <<'PY'
+import sys
+seed, opt, resp, req = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+r = open(resp, "rb").read()
+q = open(req, "rb").read() if req != "-" else b""
+with open(seed, "wb") as f:
+    f.write(bytes([opt]) + len(r).to_bytes(2, "big") + r + len(q).to_bytes(2, "big") + q)
+    for c in sys.argv[5:]:
+        f.write(open(c, "rb").read())
+PY
+}
+openssl ocsp -issuer oca/intermediate.crt -cert good.crt -reqout good-nonce.req >/dev/null
+respond good-nonce.resp good-nonce.req
+pack "$C/ocsp_response/good-nonce" 7 good-nonce.resp good-nonce.req good.crt ochain.pem
+openssl ocsp -issuer oca/intermediate.crt -cert bad.crt -no_nonce -reqout bad.req >/dev/null
+respond bad.resp bad.req
+pack "$C/ocsp_response/revoked" 6 bad.resp - bad.crt ochain.pem
+openssl ocsp -issuer oca/intermediate.crt -sha256 -cert good.crt -no_nonce -reqout g256.req >/dev/null
+respond g256.resp g256.req
+# SHA-256 CertID: the check asks with SHA-1, so this one "does not cover".
+pack "$C/ocsp_response/sha256-certid" 2 g256.resp - good.crt ochain.pem
+# unknown: a certificate naming our intermediate as its issuer (a CertID
+# takes the issuer name from the certificate) that the CA never signed.
+python3 - oca/intermediate.crt stranger.crt <<'PY'
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+inter = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+k = ec.generate_private_key(ec.SECP256R1())
+now = datetime.datetime(2026, 1, 1)
+c = (x509.CertificateBuilder().subject_name(x509.Name.from_rfc4514_string("CN=stranger"))
+     .issuer_name(inter.subject).public_key(k.public_key())
+     .serial_number(x509.random_serial_number()).not_valid_before(now)
+     .not_valid_after(now + datetime.timedelta(days=36500)).sign(k, hashes.SHA256()))
+open(sys.argv[2], "wb").write(c.public_bytes(Encoding.PEM))
+PY
+openssl ocsp -issuer oca/intermediate.crt -cert stranger.crt -no_nonce -reqout unknown.req >/dev/null
+respond unknown.resp unknown.req
+pack "$C/ocsp_response/unknown" 6 unknown.resp - stranger.crt ochain.pem
+head -c 60 /dev/urandom >garbage.req
+respond malformed.resp garbage.req || true
+pack "$C/ocsp_response/malformed-request" 2 malformed.resp - good.crt ochain.pem
+"$SIGNET" ocsp signer --dir oca >/dev/null
+openssl ocsp -issuer oca/intermediate.crt -cert good.crt -reqout deleg.req >/dev/null
+respond deleg.resp deleg.req
+pack "$C/ocsp_response/delegated-nonce" 7 deleg.resp deleg.req good.crt ochain.pem
+du -sh "$C/ocsp_response"
