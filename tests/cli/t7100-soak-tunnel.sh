@@ -50,10 +50,12 @@ if [ "$ASAN" = 1 ]; then
 	# quarantine_size_mb: ASan keeps freed memory (256 MiB by default)
 	# to catch use-after-free; a small quarantine lets RSS settle within
 	# the warm-up, so the RSS check measures signet and not ASan.
-	export ASAN_OPTIONS="detect_leaks=1:log_path=$TRASH/asan:quarantine_size_mb=4:abort_on_error=0"
-	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TRASH/ubsan"
+	SRV_ENV=(ASAN_OPTIONS="detect_leaks=1:log_path=$TRASH/asan:quarantine_size_mb=4:abort_on_error=0"
+		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TRASH/ubsan")
+else
+	SRV_ENV=()
 fi
-"$SIGNET" tunnel server --listen "127.0.0.1:$P" --to "127.0.0.1:$BACKEND_PORT" \
+env "${SRV_ENV[@]}" "$SIGNET" tunnel server --listen "127.0.0.1:$P" --to "127.0.0.1:$BACKEND_PORT" \
 	--cert "$PKI/server.crt" --key "$PKI/server.key" --client-ca "$PKI/ca.crt" \
 	--crl live/crl.pem --allow cn=billing --allow san:dns=web.internal \
 	--allow "serial=0x$(openssl x509 -in "$PKI/billing.crt" -noout -serial | cut -d= -f2)" \
@@ -61,7 +63,6 @@ fi
 	--handshake-timeout 10 --drain-timeout 5 >srv.out 2>srv.log &
 PID=$!
 test_on_exit "kill -KILL $PID"
-unset ASAN_OPTIONS UBSAN_OPTIONS
 wait_port 127.0.0.1 "$P" 400 || { cat srv.log; exit 1; }
 
 test_expect_success "bounded load: ${WARM}s warm-up, ${MAIN}s soak, reloads" '
@@ -206,8 +207,20 @@ test_expect_success "bounded load: ${WARM}s warm-up, ${MAIN}s soak, reloads" '
 	        if line.startswith("VmRSS:"):
 	            return int(line.split()[1])
 	    raise RuntimeError("no VmRSS")
+	def active():
+	    m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % sport, timeout=10).read()
+	    for l in m.decode().splitlines():
+	        if l.startswith("signet_tunnel_connections_active"):
+	            return int(float(l.split()[-1]))
+	    return -1
 	def quiet_rss():
-	    time.sleep(1.0)              # let the server close what it holds
+	    # A quiet moment: every connection closed on the server side too
+	    # (at most 10 s of waiting on a loaded machine), then a breath.
+	    for _ in range(50):
+	        if active() == 0:
+	            break
+	        time.sleep(0.2)
+	    time.sleep(0.5)
 	    return rss_kib()
 
 	def phase(seconds):

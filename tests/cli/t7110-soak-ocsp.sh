@@ -54,14 +54,15 @@ openssl ocsp -issuer ca/intermediate.crt -serial 0x0123456789 -no_nonce \
 if [ "$ASAN" = 1 ]; then
 	# A small quarantine (ASan's default keeps 256 MiB of freed memory)
 	# lets RSS settle within the warm-up; see t7100.
-	export ASAN_OPTIONS="detect_leaks=1:log_path=$TRASH/asan:quarantine_size_mb=4:abort_on_error=0"
-	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TRASH/ubsan"
+	SRV_ENV=(ASAN_OPTIONS="detect_leaks=1:log_path=$TRASH/asan:quarantine_size_mb=4:abort_on_error=0"
+		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TRASH/ubsan")
+else
+	SRV_ENV=()
 fi
-"$SIGNET" ocsp serve --listen "127.0.0.1:$P" --threads 2 --poll-ms 200 \
+env "${SRV_ENV[@]}" "$SIGNET" ocsp serve --listen "127.0.0.1:$P" --threads 2 --poll-ms 200 \
 	--request-timeout 3 --idle-timeout 5 >srv.log 2>&1 &
 PID=$!
 test_on_exit "kill -KILL $PID"
-unset ASAN_OPTIONS UBSAN_OPTIONS
 wait_port 127.0.0.1 "$P" 400 || { cat srv.log; exit 1; }
 
 test_expect_success "bounded load: ${WARM}s warm-up, ${MAIN}s soak, index rebuilds" '
