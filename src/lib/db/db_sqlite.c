@@ -13,6 +13,8 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <string.h>
 
@@ -532,6 +534,41 @@ static const struct signet_db_ops sqlite_ops = {
 	.data_version = s_data_version,
 };
 
+/*
+ * A thin VFS over SQLite's default one.  SQLite fsyncs the directory after
+ * the first sync of any WAL it opened with the "create" flag, even when the
+ * file already existed.  Since the WAL is kept between processes
+ * (PERSIST_WAL), that was one needless directory fsync per CLI command;
+ * the shim drops the create flag when the WAL already exists, so the
+ * directory is synced only when the file is really new.
+ */
+static sqlite3_vfs shim_vfs;
+static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
+
+static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+		     int *out_flags)
+{
+	sqlite3_vfs *base = vfs->pAppData;
+	if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE) && name != NULL &&
+	    access(name, F_OK) == 0)
+		flags &= ~SQLITE_OPEN_CREATE;
+	return base->xOpen(base, name, file, flags, out_flags);
+}
+
+static void shim_register(void)
+{
+	sqlite3_vfs *base = sqlite3_vfs_find(NULL);
+	if (base == NULL)
+		return;
+	shim_vfs = *base;
+	shim_vfs.zName = "signet-unix";
+	shim_vfs.pAppData = base;
+	shim_vfs.xOpen = shim_open;
+	shim_vfs.pNext = NULL;
+	if (sqlite3_vfs_register(&shim_vfs, 0) != SQLITE_OK)
+		shim_vfs.zName = NULL;
+}
+
 struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err)
 {
 	struct sqlite_db *d = calloc(1, sizeof(*d));
@@ -542,9 +579,10 @@ struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err
 	}
 	d->base.ops = &sqlite_ops;
 	snprintf(d->path, sizeof(d->path), "%s", path);
+	pthread_once(&shim_once, shim_register);
 	if (sqlite3_open_v2(path, &d->h,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+			    shim_vfs.zName) != SQLITE_OK) {
 		signet_err_set(err, SIGNET_E_DB, "%s: cannot open database: %s", path,
 			       d->h ? sqlite3_errmsg(d->h) : "out of memory");
 		goto fail;
