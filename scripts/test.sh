@@ -6,7 +6,7 @@
 #   3. builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs
 #      every test again,
 #   4. runs each libFuzzer target for a short bounded time (SIGNET_FUZZ_SECONDS,
-#      default 20) under ASan+UBSan.
+#      default 45) under ASan+UBSan.
 # Exits non-zero when anything fails.  SIGNET_TEST_QUICK=1 skips 3 and 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ if [ "${SIGNET_TEST_QUICK:-0}" != 1 ]; then
 		ctest -j2 --output-on-failure --timeout 1800)
 	if [ -x scripts/fuzz.sh ]; then
 		echo "== fuzzing (bounded)"
-		"$root/scripts/fuzz.sh" "${SIGNET_FUZZ_SECONDS:-20}"
+		"$root/scripts/fuzz.sh" "${SIGNET_FUZZ_SECONDS:-45}"
 	fi
 fi
 echo "== all tests passed"
