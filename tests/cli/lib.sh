@@ -109,3 +109,40 @@ use_test_passphrase() {
 	chmod 600 "$TRASH/pass.txt"
 	export SIGNET_PASS_FILE="$TRASH/pass.txt"
 }
+
+# soak_finish WHAT PID: the common end of a soak scenario.  Checks that
+# VmRSS grew from $rss_warm to $rss_end (KiB, set by the scenario) by at
+# most max(20%, 8 MiB) (each scenario's comment says why that bound), stops
+# PID with SIGTERM (bounded: SIGKILL after 60 s), expects exit status 0
+# (srv.log holds its log), and fails on any ASan/UBSan report file
+# (asan.*, ubsan.* written through log_path in $TRASH).
+soak_finish() {
+	local what=$1 pid=$2 i
+	test_expect_success 'VmRSS after the soak is within max(20%, 8 MiB) of the warm-up' '
+		growth=$((rss_end - rss_warm)) &&
+		bound=$((rss_warm / 5)) &&
+		if [ "$bound" -lt 8192 ]; then bound=8192; fi &&
+		echo "VmRSS warm-up ${rss_warm} KiB, end ${rss_end} KiB, growth ${growth} KiB, bound ${bound} KiB" &&
+		test "$growth" -le "$bound"
+	'
+	# Stop at the top level (the server is this shell's child).
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && { echo "# still running 60 s after SIGTERM: SIGKILL"; kill -KILL "$pid"; }
+	SOAK_RC=0
+	wait "$pid" || SOAK_RC=$?
+	test_expect_success "SIGTERM: the $what exits 0" '
+		tail -3 srv.log; test "$SOAK_RC" = 0
+	'
+	test_expect_success 'no leak, ASan or UBSan report (ASan builds: LeakSanitizer at exit)' '
+		found=0 &&
+		for f in asan.* ubsan.*; do
+			[ -s "$f" ] || continue
+			found=1; head -60 "$f"
+		done &&
+		test "$found" = 0
+	'
+}

@@ -298,41 +298,12 @@ test_expect_success 'the server counted the load and reloaded without a failure'
 # connections (more on a quiet machine), so ~1.7 KiB kept per connection
 # goes over.  Lost blocks of any size are LeakSanitizer's job (ASan pass).
 # 20% keeps the bound fair when ASan makes the baseline large.
-test_expect_success 'VmRSS after the soak is within max(20%, 8 MiB) of the warm-up' '
-	growth=$((rss_end - rss_warm)) &&
-	bound=$((rss_warm / 5)) &&
-	if [ "$bound" -lt 8192 ]; then bound=8192; fi &&
-	echo "VmRSS warm-up ${rss_warm} KiB, end ${rss_end} KiB, growth ${growth} KiB, bound ${bound} KiB" &&
-	test "$growth" -le "$bound"
-'
-
-# SIGTERM: stop at the top level (the server is this shell's child); a
-# hang is bounded (60 s, then SIGKILL) and fails the test.
-kill -TERM "$PID" 2>/dev/null
-for ((i = 0; i < 600; i++)); do
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.1
-done
-kill -0 "$PID" 2>/dev/null && { echo "# still running 60 s after SIGTERM: SIGKILL"; kill -KILL "$PID"; }
-RC=0
-wait "$PID" || RC=$?
-
-test_expect_success 'SIGTERM: the server exits 0' '
-	tail -3 srv.log; test "$RC" = 0
-'
-test_expect_success 'no leak, ASan or UBSan report (ASan builds: LeakSanitizer at exit)' '
-	found=0 &&
-	for f in asan.* ubsan.*; do
-		[ -s "$f" ] || continue
-		found=1; head -60 "$f"
-	done &&
-	test "$found" = 0
-'
+soak_finish server "$PID"
 
 echo "# soak tunnel: asan=$ASAN connections warm-up=${n_warm:-?} soak=${n_main:-?}" \
 	"ok=${n_ok:-?} refused=${n_refused:-?} garbage=${n_garbage:-?} cut=${n_cut:-?}" \
 	"reloads=${m_reloads_ok:-?} server_conns=${m_conns:-?} handshakes=${m_handshakes:-?}"
 echo "# soak tunnel: VmRSS start=${rss_start:-?} warm=${rss_warm:-?} peak=${rss_peak:-?}" \
-	"end=${rss_end:-?} KiB; exit=$RC; leak reports: $(cat asan.* ubsan.* 2>/dev/null | wc -c) bytes"
+	"end=${rss_end:-?} KiB; exit=$SOAK_RC; leak reports: $(cat asan.* ubsan.* 2>/dev/null | wc -c) bytes"
 echo "# soak tunnel: VmRSS KiB each second of the soak: ${rss_samples:-?}"
 test_done
