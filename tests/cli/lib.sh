@@ -146,3 +146,18 @@ soak_finish() {
 		test "$found" = 0
 	'
 }
+
+# soak_durations: sets ASAN (1 when $SIGNET is an ASan build, or
+# SOAK_ASAN=1), and the warm-up and soak seconds WARM and MAIN (longer
+# under ASan, where everything runs ~3x slower; SOAK_WARM/SOAK_SECONDS
+# override them).
+soak_durations() {
+	if [ "${SOAK_ASAN:-}" = 1 ] ||
+		nm -D "$SIGNET" 2>/dev/null | grep -q __asan_init ||
+		nm "$SIGNET" 2>/dev/null | grep -q __asan_init ||
+		grep -aq __asan_init "$SIGNET" 2>/dev/null; then
+		ASAN=1 WARM=${SOAK_WARM:-10} MAIN=${SOAK_SECONDS:-45}
+	else
+		ASAN=0 WARM=${SOAK_WARM:-5} MAIN=${SOAK_SECONDS:-20}
+	fi
+}

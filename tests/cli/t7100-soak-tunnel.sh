@@ -25,17 +25,7 @@
 command -v openssl >/dev/null || test_skip_all "no openssl"
 [ -r /proc/self/status ] || test_skip_all "no /proc (VmRSS)"
 
-is_asan() {
-	[ "${SOAK_ASAN:-}" = 1 ] && return 0
-	nm -D "$SIGNET" 2>/dev/null | grep -q __asan_init && return 0
-	nm "$SIGNET" 2>/dev/null | grep -q __asan_init && return 0
-	grep -aq __asan_init "$SIGNET" 2>/dev/null
-}
-if is_asan; then
-	ASAN=1 WARM=${SOAK_WARM:-10} MAIN=${SOAK_SECONDS:-45}
-else
-	ASAN=0 WARM=${SOAK_WARM:-5} MAIN=${SOAK_SECONDS:-20}
-fi
+soak_durations
 
 tunnel_pki || { echo "cannot create the test PKI"; exit 1; }
 start_http_backend
