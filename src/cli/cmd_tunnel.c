@@ -155,7 +155,7 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 	const char *cmd = mode == TUNNEL_SERVER ? "tunnel server" : "tunnel client";
 	struct tunnel_config cfg;
 	struct signet_err err;
-	long v;
+	long v = 0;
 	int c, rc = SIGNET_E_USAGE;
 
 	memset(&cfg, 0, sizeof(cfg));
