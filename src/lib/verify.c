@@ -775,6 +775,10 @@ static int check_extra_usage(struct vctx *v, json_t *checks, struct signet_err *
 	char label[256];
 	int rc = -1;
 
+	if (v->o->key_usage == 0 && v->o->n_ekus == 0) {
+		vfy_note(checks, "usage", leaf, 1, "no keyUsage or extendedKeyUsage asked for");
+		return 0;
+	}
 	vfy_cert_label(leaf, label, sizeof(label));
 	if (v->o->key_usage != 0 && (X509_get_extension_flags(leaf) & EXFLAG_KUSAGE))
 		ENSURE((X509_get_key_usage(leaf) & v->o->key_usage) == v->o->key_usage, err,
@@ -857,7 +861,7 @@ static int judge(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 	if (vfy_leaf_names(v->t, v->path[0], v->o, checks, err) < 0)
 		return -1;
 	/* Last: the network, only for a path that passed everything else. */
-	return v->o->ocsp ? vfy_ocsp_path(v->path, n, checks, err) : 0;
+	return v->o->ocsp ? vfy_ocsp_path(v->path, n, v->o->ocsp_ca, checks, err) : 0;
 }
 
 static json_t *path_json(struct vctx *v, int n)

@@ -230,17 +230,42 @@ static int wildcard_on_suffix(struct signet_trust *trust, const char *pattern,
 	return vfy_psl_is_suffix(trust, p) == 1;
 }
 
+/* The leaf's label for messages, made on first use. */
+#define LABEL() (label[0] ? label : (vfy_cert_label(leaf, label, sizeof(label)), label))
+
+/* "a.example, 10.0.0.1, x@example" for messages. */
+static void san_list(const GENERAL_NAMES *sans, char *list, size_t size)
+{
+	char tmp[300];
+
+	list[0] = '\0';
+	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		const ASN1_STRING *str = g->type == GEN_DNS ? g->d.dNSName :
+					 g->type == GEN_EMAIL ? g->d.rfc822Name : NULL;
+		if (g->type == GEN_IPADD) {
+			ip_text(g->d.iPAddress, tmp, sizeof(tmp));
+		} else if (str != NULL) {
+			int len = ASN1_STRING_length(str);
+			snprintf(tmp, sizeof(tmp), "%.*s", len > 255 ? 255 : len,
+				 (const char *)ASN1_STRING_get0_data(str));
+		} else {
+			continue;
+		}
+		list_add(list, size, tmp);
+	}
+}
+
 int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 		   const struct signet_verify_opts *o, json_t *checks,
 		   struct signet_err *err)
 {
 	GENERAL_NAMES *sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
-	char label[256], list[512] = "", tmp[300];
+	char label[256] = "", list[512] = "";
 	unsigned char want_ip[16];
 	int want_ip_len = 0, matched = 0, rc = -1;
 	int want_name = o->host != NULL || o->ip != NULL || o->email != NULL;
 
-	vfy_cert_label(leaf, label, sizeof(label));
 	if (o->ip != NULL) {
 		if (inet_pton(AF_INET, o->ip, want_ip) == 1)
 			want_ip_len = 4;
@@ -261,33 +286,30 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 			len = (size_t)ASN1_STRING_length(g->d.dNSName);
 			ENSURE(signet_dns_valid(s, len, 1), err, SIGNET_E_INVALID,
 			       "%s: subjectAltName holds a malformed DNS name '%.*s'",
-			       label, (int)(len > 100 ? 100 : len), s);
-			snprintf(tmp, sizeof(tmp), "%.*s", (int)(len > 255 ? 255 : len), s);
-			list_add(list, sizeof(list), tmp);
+			       LABEL(), (int)(len > 100 ? 100 : len), s);
 			break;
 		case GEN_IPADD:
 			ENSURE(ASN1_STRING_length(g->d.iPAddress) == 4 ||
 				       ASN1_STRING_length(g->d.iPAddress) == 16,
 			       err, SIGNET_E_INVALID,
-			       "%s: subjectAltName holds an IP address of %d bytes", label,
+			       "%s: subjectAltName holds an IP address of %d bytes", LABEL(),
 			       ASN1_STRING_length(g->d.iPAddress));
-			ip_text(g->d.iPAddress, tmp, sizeof(tmp));
-			list_add(list, sizeof(list), tmp);
 			break;
 		case GEN_EMAIL:
 			s = (const char *)ASN1_STRING_get0_data(g->d.rfc822Name);
 			len = (size_t)ASN1_STRING_length(g->d.rfc822Name);
 			ENSURE(email_valid(s, len), err, SIGNET_E_INVALID,
 			       "%s: subjectAltName holds a malformed email address '%.*s'",
-			       label, (int)(len > 100 ? 100 : len), s);
-			snprintf(tmp, sizeof(tmp), "%.*s", (int)(len > 255 ? 255 : len), s);
-			list_add(list, sizeof(list), tmp);
+			       LABEL(), (int)(len > 100 ? 100 : len), s);
 			break;
 		default:
 			break;
 		}
 	}
-	vfy_note(checks, "san-syntax", leaf, 1, list[0] ? list : "no subjectAltName");
+	if (checks != NULL) {
+		san_list(sans, list, sizeof(list));
+		vfy_note(checks, "san-syntax", leaf, 1, list[0] ? list : "no subjectAltName");
+	}
 	if (!want_name) {
 		rc = 0;
 		goto out;
@@ -295,7 +317,7 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 	ENSURE(sans != NULL && sk_GENERAL_NAME_num(sans) > 0, err, SIGNET_E_NAME,
 	       "name mismatch: %s has no subjectAltName, and the subject CN is never "
 	       "used for %s",
-	       label, o->host ? o->host : o->ip ? o->ip : o->email);
+	       LABEL(), o->host ? o->host : o->ip ? o->ip : o->email);
 
 	for (int i = 0; i < sk_GENERAL_NAME_num(sans) && !matched; i++) {
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
@@ -306,7 +328,7 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 				ENSURE(!wildcard_on_suffix(trust, s, len), err, SIGNET_E_NAME,
 				       "name mismatch: %s's SAN '%.*s' is a wildcard over a "
 				       "public suffix, which covers no one domain",
-				       label, (int)len, s);
+				       LABEL(), (int)len, s);
 				matched = 1;
 			}
 		} else if (want_ip_len && g->type == GEN_IPADD) {
@@ -319,6 +341,8 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 				(size_t)ASN1_STRING_length(g->d.rfc822Name), o->email);
 		}
 	}
+	if (!matched)
+		san_list(sans, list, sizeof(list));
 	ENSURE(matched, err, SIGNET_E_NAME, "name mismatch: %s is not covered by SANs [%s]%s",
 	       o->host ? o->host : o->ip ? o->ip : o->email, list,
 	       o->ip != NULL && dns_san_spells(sans, o->ip) ?
@@ -339,8 +363,14 @@ out:
  */
 int vfy_wildcard_vs_excluded(X509 *const *path, int n, struct signet_err *err)
 {
-	GENERAL_NAMES *sans = X509_get_ext_d2i(path[0], NID_subject_alt_name, NULL, NULL);
-	int rc = 0;
+	GENERAL_NAMES *sans;
+	int rc = 0, any_nc = 0;
+
+	for (int i = 1; !any_nc && i < n; i++)
+		any_nc = X509_get_ext_by_NID(path[i], NID_name_constraints, -1) >= 0;
+	if (!any_nc)
+		return 0;
+	sans = X509_get_ext_d2i(path[0], NID_subject_alt_name, NULL, NULL);
 
 	for (int s = 0; rc == 0 && s < sk_GENERAL_NAME_num(sans); s++) {
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, s);

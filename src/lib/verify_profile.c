@@ -34,6 +34,25 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
+/*
+ * The certificate's label for messages, made on first use: most
+ * certificates pass every check and never need it.
+ */
+struct vlabel {
+	X509 *x;
+	int made;
+	char buf[256];
+};
+
+static const char *L(struct vlabel *l)
+{
+	if (!l->made) {
+		vfy_cert_label(l->x, l->buf, sizeof(l->buf));
+		l->made = 1;
+	}
+	return l->buf;
+}
+
 static int ext_critical(X509 *x, int nid, int *present)
 {
 	int idx = X509_get_ext_by_NID(x, nid, -1);
@@ -41,21 +60,21 @@ static int ext_critical(X509 *x, int nid, int *present)
 	return idx >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, idx));
 }
 
-static int check_key(X509 *x, const char *label, struct signet_err *err)
+static int check_key(X509 *x, struct vlabel *label, struct signet_err *err)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(x);
 	int rc = -1;
 
 	ENSURE(pk != NULL, err, SIGNET_E_INVALID,
-	       "%s: its public key cannot be decoded", label);
+	       "%s: its public key cannot be decoded", L(label));
 	switch (EVP_PKEY_get_base_id(pk)) {
 	case EVP_PKEY_RSA:
 	case EVP_PKEY_RSA_PSS: {
 		int bits = EVP_PKEY_get_bits(pk);
 		ENSURE(bits >= 2048, err, SIGNET_E_ALGORITHM,
-		       "%s: RSA key of %d bits is below the 2048-bit minimum", label, bits);
+		       "%s: RSA key of %d bits is below the 2048-bit minimum", L(label), bits);
 		ENSURE(bits % 8 == 0, err, SIGNET_E_ALGORITHM,
-		       "%s: RSA key of %d bits is not a whole number of bytes", label, bits);
+		       "%s: RSA key of %d bits is not a whole number of bytes", L(label), bits);
 		break;
 	}
 	case EVP_PKEY_EC: {
@@ -66,7 +85,7 @@ static int check_key(X509 *x, const char *label, struct signet_err *err)
 					   &explicit) == 1 && explicit) {
 			signet_err_set(err, SIGNET_E_ALGORITHM,
 				       "%s: EC key with explicit curve parameters "
-				       "(only named curves are accepted)", label);
+				       "(only named curves are accepted)", L(label));
 			goto out;
 		}
 		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
@@ -77,7 +96,7 @@ static int check_key(X509 *x, const char *label, struct signet_err *err)
 			       strcmp(group, "secp521r1") == 0 || strcmp(group, "P-521") == 0,
 		       err, SIGNET_E_ALGORITHM,
 		       "%s: EC key on curve '%s' (only P-256, P-384 and P-521 are accepted)",
-		       label, group[0] ? group : "unknown");
+		       L(label), group[0] ? group : "unknown");
 		break;
 	}
 	case EVP_PKEY_ED25519:
@@ -86,7 +105,7 @@ static int check_key(X509 *x, const char *label, struct signet_err *err)
 	default:
 		signet_err_set(err, SIGNET_E_ALGORITHM,
 			       "%s: %s keys are not accepted (RSA, ECDSA and EdDSA only)",
-			       label, OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
+			       L(label), OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
 		goto out;
 	}
 	rc = 0;
@@ -95,7 +114,7 @@ out:
 	return rc;
 }
 
-static int check_sigalg(X509 *x, const char *label, struct signet_err *err)
+static int check_sigalg(X509 *x, struct vlabel *label, struct signet_err *err)
 {
 	int nid = X509_get_signature_nid(x), mdnid = NID_undef, pknid = NID_undef;
 
@@ -116,16 +135,16 @@ static int check_sigalg(X509 *x, const char *label, struct signet_err *err)
 		ERR_clear_error();
 		return signet_err_set(err, SIGNET_E_ALGORITHM,
 				      "%s: RSA-PSS signature with a digest other than "
-				      "SHA-256/384/512 is not accepted", label);
+				      "SHA-256/384/512 is not accepted", L(label));
 	default:
 		return signet_err_set(err, SIGNET_E_ALGORITHM,
 				      "%s: signed with %s, which is not accepted "
 				      "(SHA-256 or better with RSA, ECDSA or EdDSA only)",
-				      label, nid == NID_undef ? "an unknown algorithm" : OBJ_nid2ln(nid));
+				      L(label), nid == NID_undef ? "an unknown algorithm" : OBJ_nid2ln(nid));
 	}
 }
 
-static int check_serial(X509 *x, const char *label, struct signet_err *err)
+static int check_serial(X509 *x, struct vlabel *label, struct signet_err *err)
 {
 	const ASN1_INTEGER *s = X509_get0_serialNumber(x);
 	const unsigned char *d = ASN1_STRING_get0_data(s);
@@ -133,34 +152,64 @@ static int check_serial(X509 *x, const char *label, struct signet_err *err)
 
 	if (ASN1_STRING_type(s) == V_ASN1_NEG_INTEGER)
 		return signet_err_set(err, SIGNET_E_INVALID,
-				      "%s: negative serial number (RFC 5280 4.1.2.2)", label);
+				      "%s: negative serial number (RFC 5280 4.1.2.2)", L(label));
 	for (int i = 0; i < len; i++)
 		if (d[i] != 0)
 			zero = 0;
 	if (zero)
 		return signet_err_set(err, SIGNET_E_INVALID,
-				      "%s: serial number zero (RFC 5280 4.1.2.2)", label);
+				      "%s: serial number zero (RFC 5280 4.1.2.2)", L(label));
 	/* ASN1_INTEGER holds the magnitude; DER adds a 0x00 when the top bit is set. */
 	if (len + ((d[0] & 0x80) ? 1 : 0) > 20)
 		return signet_err_set(err, SIGNET_E_INVALID,
 				      "%s: serial number longer than 20 octets (RFC 5280 4.1.2.2)",
-				      label);
+				      L(label));
 	return 0;
 }
 
-static int check_extensions_decode(X509 *x, const char *label, struct signet_err *err)
+/*
+ * OpenSSL decodes these when it caches a certificate's extensions
+ * (X509_get_extension_flags) and sets EXFLAG_INVALID when one is malformed
+ * or repeated, so decoding them again here would only cost time.
+ */
+static int decoded_by_openssl(int nid)
 {
+	switch (nid) {
+	case NID_basic_constraints:
+	case NID_key_usage:
+	case NID_ext_key_usage:
+	case NID_netscape_cert_type:
+	case NID_subject_key_identifier:
+	case NID_authority_key_identifier:
+	case NID_subject_alt_name:
+	case NID_name_constraints:
+	case NID_crl_distribution_points:
+	case NID_proxyCertInfo:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int check_extensions_decode(X509 *x, struct vlabel *label, struct signet_err *err)
+{
+	int invalid = (X509_get_extension_flags(x) & EXFLAG_INVALID) != 0;
+
+	/* When OpenSSL found a bad one, decode them all to name it. */
 	for (int i = 0; i < X509_get_ext_count(x); i++) {
 		X509_EXTENSION *ext = X509_get_ext(x, i);
-		const X509V3_EXT_METHOD *m = X509V3_EXT_get(ext);
+		const X509V3_EXT_METHOD *m;
 		void *v;
+		if (!invalid && decoded_by_openssl(OBJ_obj2nid(X509_EXTENSION_get_object(ext))))
+			continue;
+		m = X509V3_EXT_get(ext);
 		if (m == NULL)
 			continue; /* unknown: OpenSSL fails it if critical */
 		v = X509V3_EXT_d2i(ext);
 		if (v == NULL) {
 			ERR_clear_error();
 			return signet_err_set(err, SIGNET_E_INVALID,
-					      "%s: malformed %s extension", label,
+					      "%s: malformed %s extension", L(label),
 					      OBJ_nid2ln(OBJ_obj2nid(X509_EXTENSION_get_object(ext))));
 		}
 		if (m->it != NULL)
@@ -168,50 +217,53 @@ static int check_extensions_decode(X509 *x, const char *label, struct signet_err
 		else if (m->ext_free != NULL)
 			m->ext_free(v);
 	}
-	if (X509_get_extension_flags(x) & EXFLAG_INVALID)
+	if (invalid)
 		return signet_err_set(err, SIGNET_E_INVALID,
-				      "%s: malformed or duplicate extensions", label);
+				      "%s: malformed or duplicate extensions", L(label));
 	return 0;
 }
 
-static int check_keyids(X509 *x, int is_ca, int self_signed, const char *label,
+/* Uses OpenSSL's cached decoding (check_extensions_decode ran first). */
+static int check_keyids(X509 *x, int is_ca, int self_signed, struct vlabel *label,
 			struct signet_err *err)
 {
-	int present, crit, rc = -1;
-	AUTHORITY_KEYID *akid = NULL;
-	ASN1_OCTET_STRING *skid = NULL;
+	int present, crit;
+	const ASN1_OCTET_STRING *akid = NULL, *skid;
 
 	crit = ext_critical(x, NID_authority_key_identifier, &present);
-	ENSURE(!crit, err, SIGNET_E_INVALID,
-	       "%s: authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)", label);
+	if (crit)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: authorityKeyIdentifier is marked critical "
+				      "(RFC 5280 4.2.1.1)", L(label));
 	if (present) {
-		akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
-		ENSURE(akid != NULL, err, SIGNET_E_INVALID,
-		       "%s: malformed authorityKeyIdentifier", label);
-		ENSURE(akid->keyid != NULL, err, SIGNET_E_INVALID,
-		       "%s: authorityKeyIdentifier without a keyIdentifier", label);
-		ENSURE(akid->issuer == NULL && akid->serial == NULL, err, SIGNET_E_INVALID,
-		       "%s: authorityKeyIdentifier names an issuer and serial "
-		       "(only keyIdentifier is allowed)", label);
+		akid = X509_get0_authority_key_id(x);
+		if (akid == NULL)
+			return signet_err_set(err, SIGNET_E_INVALID,
+					      "%s: authorityKeyIdentifier without a "
+					      "keyIdentifier", L(label));
+		if (X509_get0_authority_issuer(x) != NULL ||
+		    X509_get0_authority_serial(x) != NULL)
+			return signet_err_set(err, SIGNET_E_INVALID,
+					      "%s: authorityKeyIdentifier names an issuer and "
+					      "serial (only keyIdentifier is allowed)", L(label));
 	}
 	crit = ext_critical(x, NID_subject_key_identifier, &present);
-	ENSURE(!crit, err, SIGNET_E_INVALID,
-	       "%s: subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)", label);
-	ENSURE(present || !is_ca, err, SIGNET_E_INVALID,
-	       "%s: CA certificate without a subjectKeyIdentifier (RFC 5280 4.2.1.2)", label);
+	if (crit)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: subjectKeyIdentifier is marked critical "
+				      "(RFC 5280 4.2.1.2)", L(label));
+	if (!present && is_ca)
+		return signet_err_set(err, SIGNET_E_INVALID,
+				      "%s: CA certificate without a subjectKeyIdentifier "
+				      "(RFC 5280 4.2.1.2)", L(label));
 	if (present && akid != NULL && self_signed) {
-		skid = X509_get_ext_d2i(x, NID_subject_key_identifier, NULL, NULL);
-		ENSURE(skid != NULL && ASN1_OCTET_STRING_cmp(skid, akid->keyid) == 0, err,
-		       SIGNET_E_INVALID,
-		       "%s: self-signed, but its authorityKeyIdentifier differs from "
-		       "its subjectKeyIdentifier", label);
+		skid = X509_get0_subject_key_id(x);
+		if (skid == NULL || ASN1_OCTET_STRING_cmp(skid, akid) != 0)
+			return signet_err_set(err, SIGNET_E_INVALID,
+					      "%s: self-signed, but its authorityKeyIdentifier "
+					      "differs from its subjectKeyIdentifier", L(label));
 	}
-	rc = 0;
-out:
-	AUTHORITY_KEYID_free(akid);
-	ASN1_OCTET_STRING_free(skid);
-	ERR_clear_error();
-	return rc;
+	return 0;
 }
 
 /* A nameConstraints subtree base is well formed for its type. */
@@ -263,7 +315,7 @@ static int subtree_ok(const GENERAL_NAME *g)
 	}
 }
 
-static int check_name_constraints(X509 *x, int i, const char *label,
+static int check_name_constraints(X509 *x, int i, struct vlabel *label,
 				  struct signet_err *err)
 {
 	int present, rc = -1;
@@ -275,18 +327,18 @@ static int check_name_constraints(X509 *x, int i, const char *label,
 	nc = X509_get_ext_d2i(x, NID_name_constraints, NULL, NULL);
 	ENSURE(i > 0, err, SIGNET_E_CONSTRAINT,
 	       "%s: end-entity certificate carries nameConstraints "
-	       "(only CAs may, RFC 5280 4.2.1.10)", label);
-	ENSURE(nc != NULL, err, SIGNET_E_INVALID, "%s: malformed nameConstraints", label);
+	       "(only CAs may, RFC 5280 4.2.1.10)", L(label));
+	ENSURE(nc != NULL, err, SIGNET_E_INVALID, "%s: malformed nameConstraints", L(label));
 	ENSURE(sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) > 0 ||
 		       sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) > 0,
 	       err, SIGNET_E_INVALID,
-	       "%s: nameConstraints with neither permitted nor excluded subtrees", label);
+	       "%s: nameConstraints with neither permitted nor excluded subtrees", L(label));
 	for (int k = 0; k < 2; k++) {
 		STACK_OF(GENERAL_SUBTREE) *st = k ? nc->excludedSubtrees : nc->permittedSubtrees;
 		for (int j = 0; j < sk_GENERAL_SUBTREE_num(st); j++)
 			ENSURE(subtree_ok(sk_GENERAL_SUBTREE_value(st, j)->base), err,
 			       SIGNET_E_INVALID,
-			       "%s: nameConstraints %s subtree %d is malformed", label,
+			       "%s: nameConstraints %s subtree %d is malformed", L(label),
 			       k ? "excluded" : "permitted", j + 1);
 	}
 	rc = 0;
@@ -296,16 +348,12 @@ out:
 }
 
 /* Does the EKU name this purpose explicitly (anyExtendedKeyUsage does not
- * count for an end entity, CA/B BR 7.1.2.7.10)? */
-static int eku_has(X509 *x, int nid)
+ * count for an end entity, CA/B BR 7.1.2.7.10)?  OpenSSL's cached bits:
+ * XKU_SSL_SERVER, XKU_SSL_CLIENT or XKU_ANYEKU. */
+static int eku_has(X509 *x, uint32_t xku_bit)
 {
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
-	int found = 0;
-	for (int j = 0; !found && j < sk_ASN1_OBJECT_num(eku); j++)
-		found = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, j)) == nid;
-	EXTENDED_KEY_USAGE_free(eku);
-	ERR_clear_error();
-	return found;
+	return (X509_get_extension_flags(x) & EXFLAG_XKUSAGE) &&
+	       (X509_get_extended_key_usage(x) & xku_bit) != 0;
 }
 
 static int purpose_xku(enum signet_purpose p)
@@ -317,18 +365,17 @@ static int purpose_xku(enum signet_purpose p)
 int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
 		     struct signet_err *err)
 {
-	char label[256];
+	struct vlabel lb = { x, 0, "" }, *label = &lb;
 	uint32_t flags = X509_get_extension_flags(x);
 	int is_anchor = i == n - 1;
 	int self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
 	int present, crit, want_xku = purpose_xku(o->purpose);
 	int tls = o->purpose != SIGNET_PURPOSE_ANY;
 
-	vfy_cert_label(x, label, sizeof(label));
 	if (X509_get_version(x) != X509_VERSION_3)
 		return signet_err_set(err, SIGNET_E_INVALID,
 				      "%s: version %ld certificate (only v3 is accepted)",
-				      label, X509_get_version(x) + 1);
+				      L(label), X509_get_version(x) + 1);
 	/* Anchors are trusted as given; old roots have serial 0 (Starfield G2). */
 	if ((!is_anchor && check_serial(x, label, err) < 0) ||
 	    check_extensions_decode(x, label, err) < 0 ||
@@ -342,51 +389,51 @@ int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
 		if (!present || !(flags & EXFLAG_CA))
 			return signet_err_set(err, SIGNET_E_CONSTRAINT,
 					      "%s: used as a CA but basicConstraints does "
-					      "not say CA:TRUE", label);
+					      "not say CA:TRUE", L(label));
 		if (!crit)
 			return signet_err_set(err, SIGNET_E_INVALID,
 					      "%s: CA basicConstraints not marked critical "
-					      "(RFC 5280 4.2.1.9)", label);
+					      "(RFC 5280 4.2.1.9)", L(label));
 	} else if (tls && (flags & EXFLAG_CA) && (flags & EXFLAG_KUSAGE) &&
 		   !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
 		/* RFC 5280 lets a CA be a leaf; a CA that may not sign
 		 * certificates is an inconsistent end entity (CA/B 7.1.2.7.8). */
 		return signet_err_set(err, SIGNET_E_PURPOSE,
 				      "%s: end-entity certificate claims basicConstraints "
-				      "CA:TRUE without keyCertSign", label);
+				      "CA:TRUE without keyCertSign", L(label));
 	}
 	if (i == 0 && (flags & EXFLAG_KUSAGE) &&
 	    (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) && !(flags & EXFLAG_CA))
 		return signet_err_set(err, SIGNET_E_INVALID,
 				      "%s: keyUsage keyCertSign without basicConstraints "
-				      "CA:TRUE (RFC 5280 4.2.1.3)", label);
+				      "CA:TRUE (RFC 5280 4.2.1.3)", L(label));
 	if (i == 0 && ext_critical(x, NID_subject_alt_name, &present) &&
 	    X509_NAME_entry_count(X509_get_subject_name(x)) > 0)
 		return signet_err_set(err, SIGNET_E_INVALID,
 				      "%s: subjectAltName marked critical although the "
-				      "subject is not empty (RFC 5280 4.2.1.6)", label);
+				      "subject is not empty (RFC 5280 4.2.1.6)", L(label));
 	if (check_keyids(x, i > 0, is_anchor && self_issued, label, err) < 0)
 		return -1;
 	if (!self_issued && !is_anchor) { /* an anchor is a name and a key (RFC 5280 6.1.1) */
 		if (X509_get_ext_by_NID(x, NID_authority_key_identifier, -1) < 0)
 			return signet_err_set(err, SIGNET_E_INVALID,
 					      "%s: no authorityKeyIdentifier (RFC 5280 4.2.1.1)",
-					      label);
+					      L(label));
 	}
 	if (ext_critical(x, NID_info_access, &present))
 		return signet_err_set(err, SIGNET_E_INVALID,
 				      "%s: authorityInfoAccess is marked critical "
-				      "(RFC 5280 4.2.2.1)", label);
+				      "(RFC 5280 4.2.2.1)", L(label));
 	crit = ext_critical(x, NID_policy_constraints, &present);
 	if (present && !crit)
 		return signet_err_set(err, SIGNET_E_CONSTRAINT,
 				      "%s: policyConstraints not marked critical "
-				      "(RFC 5280 4.2.1.11)", label);
+				      "(RFC 5280 4.2.1.11)", L(label));
 	crit = ext_critical(x, NID_inhibit_any_policy, &present);
 	if (present && !crit)
 		return signet_err_set(err, SIGNET_E_CONSTRAINT,
 				      "%s: inhibitAnyPolicy not marked critical "
-				      "(RFC 5280 4.2.1.14)", label);
+				      "(RFC 5280 4.2.1.14)", L(label));
 	if (check_name_constraints(x, i, label, err) < 0)
 		return -1;
 
@@ -398,24 +445,23 @@ int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
 			if (crit)
 				return signet_err_set(err, SIGNET_E_PURPOSE,
 						      "%s: extendedKeyUsage marked critical "
-						      "(CA/B BR 7.1.2.7.10)", label);
-			if (eku_has(x, NID_anyExtendedKeyUsage))
+						      "(CA/B BR 7.1.2.7.10)", L(label));
+			if (eku_has(x, XKU_ANYEKU))
 				return signet_err_set(err, SIGNET_E_PURPOSE,
 						      "%s: extendedKeyUsage includes "
-						      "anyExtendedKeyUsage (CA/B BR 7.1.2.7.10)", label);
-			if (!eku_has(x, want_xku == XKU_SSL_SERVER ? NID_server_auth :
-							      NID_client_auth))
+						      "anyExtendedKeyUsage (CA/B BR 7.1.2.7.10)", L(label));
+			if (!eku_has(x, (uint32_t)want_xku))
 				return signet_err_set(err, SIGNET_E_PURPOSE,
 						      "%s: extendedKeyUsage does not include %s",
-						      label, want_xku == XKU_SSL_SERVER ?
+						      L(label), want_xku == XKU_SSL_SERVER ?
 						      "serverAuth" : "clientAuth");
 		} else if (is_anchor && self_issued) {
 			return signet_err_set(err, SIGNET_E_PURPOSE,
 					      "%s: root certificate carries extendedKeyUsage "
-					      "(CA/B BR 7.1.2.1.2 forbids it)", label);
+					      "(CA/B BR 7.1.2.1.2 forbids it)", L(label));
 		} else if (!(xku & ((uint32_t)want_xku | XKU_ANYEKU))) {
 			return signet_err_set(err, SIGNET_E_PURPOSE,
-					      "%s: CA extendedKeyUsage does not allow %s", label,
+					      "%s: CA extendedKeyUsage does not allow %s", L(label),
 					      want_xku == XKU_SSL_SERVER ? "serverAuth" : "clientAuth");
 		}
 	}
