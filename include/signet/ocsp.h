@@ -15,11 +15,15 @@
  * the answer depends only on (serial, hash) - one CertID, no nonce - so a
  * signed response can be reused; signet_ocsp_answer() signs the response,
  * asking a lookup callback for each serial's status and echoing the nonce.
+ *
+ * The client side checks a response (signet_ocsp_check_response) and
+ * fetches one over http:// or https:// (signet_ocsp_fetch, ocsp_http.c).
  */
 #ifndef SIGNET_OCSP_H
 #define SIGNET_OCSP_H
 
 #include <openssl/ocsp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <signet/ca.h>
 #include <signet/db.h>
@@ -109,5 +113,32 @@ int signet_ocsp_check_response(const unsigned char *der, size_t len, X509 *cert,
 			       X509 *issuer, STACK_OF(X509) *trust, OCSP_REQUEST *req,
 			       struct signet_ocsp_status *st, int64_t *next_update,
 			       struct signet_err *err);
+
+/*
+ * Client side transport (ocsp_http.c).  signet_ocsp_fetch POSTs a DER
+ * request to an http:// or https:// URL and returns the body (*out,
+ * malloc'ed) within timeout seconds.  With https the responder's TLS
+ * certificate must pass signet_verify for serverAuth with the URL's host
+ * (DNS name or IP address), under the anchors in tls_ca (a PEM file or
+ * directory), or the system store when tls_ca is NULL.  Errors:
+ * SIGNET_E_USAGE for a URL that is neither; SIGNET_E_NET for no answer, an
+ * HTTP error, a TLS failure or a refused responder certificate (the
+ * sentence says which); others (e.g. SIGNET_E_IO) for an unreadable tls_ca.
+ */
+int signet_ocsp_fetch(const char *url, const unsigned char *req, size_t len,
+		      const char *tls_ca, int timeout, unsigned char **out, size_t *out_len,
+		      struct signet_err *err);
+
+/* The same TLS for callers that drive their own connections (the tunnel's
+ * event loops): a context built once (anchors as above; thread-safe to
+ * share), and one client SSL per connection, with SNI and the name the
+ * responder's certificate must carry.  After a failed handshake,
+ * signet_ocsp_tls_refusal says why the verifier refused the certificate
+ * (NULL when it did not; valid while the SSL lives). */
+struct signet_ocsp_tls;
+struct signet_ocsp_tls *signet_ocsp_tls_new(const char *tls_ca, struct signet_err *err);
+void signet_ocsp_tls_free(struct signet_ocsp_tls *t);
+SSL *signet_ocsp_tls_ssl_new(struct signet_ocsp_tls *t, const char *host, struct signet_err *err);
+const char *signet_ocsp_tls_refusal(const SSL *ssl);
 
 #endif

@@ -37,6 +37,9 @@ struct signet_verify_opts {
 	STACK_OF(X509_CRL) *crls;    /* borrowed; non-empty: check revocation
 					of every certificate below the anchor */
 	int ocsp;                    /* also ask OCSP responders (AIA) */
+	const char *ocsp_ca;         /* anchors (PEM file or directory) for
+					https:// responders' TLS certificates;
+					NULL: the system store */
 	const char *const *policies; /* acceptable policy OIDs; NULL: anyPolicy */
 	size_t n_policies;
 	int require_explicit_policy;

@@ -10,7 +10,6 @@
 #include "ocsp_server.h"
 
 #include <getopt.h>
-#include <openssl/http.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <signet/cert.h>
@@ -27,6 +26,7 @@ static const char usage[] =
 	"usage: signet ocsp respond --request FILE [--out FILE] [signer options]\n"
 	"       signet ocsp serve --listen 127.0.0.1:PORT [signer options] [server options]\n"
 	"       signet ocsp check CERT --issuer CA [--url URL] [--trust FILE] [--no-nonce]\n"
+	"                         [--ocsp-ca FILE]\n"
 	"       signet ocsp signer [--days N] [--force]\n"
 	"\n"
 	"OCSP (RFC 6960) for the CA's issuing certificate.\n"
@@ -34,8 +34,10 @@ static const char usage[] =
 	"  serve     a standalone responder over HTTP (POST and GET); answers are\n"
 	"            signed once per certificate and reused until refreshed;\n"
 	"            revocations appear within --poll-ms\n"
-	"  check     ask a responder about CERT (the URL from its AIA by default);\n"
-	"            exit 0 good, 22 revoked, 26 unknown or no valid answer\n"
+	"  check     ask a responder about CERT (the URL from its AIA by default,\n"
+	"            http:// or https://); exit 0 good, 22 revoked, 26 unknown,\n"
+	"            12 no answer (responder down, HTTP or TLS failure), 6 an\n"
+	"            answer whose signature does not verify\n"
 	"  signer    issue a delegated OCSP signing certificate (OCSPSigning,\n"
 	"            ocsp-nocheck) into DIR/ocsp-signer.crt and DIR/ocsp-signer.key\n"
 	"\n"
@@ -53,6 +55,9 @@ static const char usage[] =
 	"  --issuer FILE     the certificate that issued CERT (required)\n"
 	"  --trust FILE      trust anchors for the responder's signature (default:\n"
 	"                    the --issuer file, which may hold the whole chain)\n"
+	"  --ocsp-ca FILE    CA certificate(s) (PEM file or directory) that vouch for\n"
+	"                    an https:// responder's TLS certificate, instead of the\n"
+	"                    system store; its name must match the URL's host\n"
 	"  --timeout S       network timeout (default 10)\n"
 	"common:\n"
 	"  --dir DIR         CA directory (default: $SIGNET_DIR, else ./signet-ca)\n"
@@ -61,12 +66,12 @@ static const char usage[] =
 enum {
 	O_REQUEST = 256, O_OUT, O_SIGNER, O_SIGNER_KEY, O_VALIDITY, O_LISTEN, O_THREADS,
 	O_POLL, O_REQ_TIMEOUT, O_IDLE_TIMEOUT, O_MAX_CONNS, O_ISSUER, O_URL, O_TRUST,
-	O_NO_NONCE, O_TIMEOUT, O_DAYS, O_FORCE, O_DIR, O_PASS_FILE,
+	O_NO_NONCE, O_TIMEOUT, O_DAYS, O_FORCE, O_DIR, O_PASS_FILE, O_OCSP_CA,
 };
 
 struct args {
 	const char *request, *out, *signer, *signer_key, *listen, *issuer, *url, *trust;
-	const char *dir, *pass_file;
+	const char *dir, *pass_file, *ocsp_ca;
 	long long validity;
 	int threads, poll_ms, req_timeout, idle_timeout, max_conns, no_nonce, timeout, days;
 	int force;
@@ -105,6 +110,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 		{ "force", no_argument, NULL, O_FORCE },
 		{ "dir", required_argument, NULL, O_DIR },
 		{ "pass-file", required_argument, NULL, O_PASS_FILE },
+		{ "ocsp-ca", required_argument, NULL, O_OCSP_CA },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -144,6 +150,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 		case O_FORCE: a->force = 1; break;
 		case O_DIR: a->dir = optarg; break;
 		case O_PASS_FILE: a->pass_file = optarg; break;
+		case O_OCSP_CA: a->ocsp_ca = optarg; break;
 		default: return cli_bad_option(cmd, argv);
 		}
 		if (bad)
@@ -282,47 +289,6 @@ static int do_serve(const struct args *a)
 	return rc;
 }
 
-/* POSTs der to url and returns the response body. */
-static int http_post(const char *url, const unsigned char *der, size_t len, int timeout,
-		     unsigned char **out, size_t *out_len, struct signet_err *err)
-{
-	char *host = NULL, *port = NULL, *path = NULL;
-	BIO *req = NULL, *resp = NULL, *mem = NULL;
-	int ssl = 0, rc = -1;
-	char buf[4096];
-	int n;
-	char *p;
-	long got;
-
-	ENSURE_OSSL(OSSL_HTTP_parse_url(url, &ssl, NULL, &host, &port, NULL, &path, NULL, NULL) ==
-			    1,
-		    err, SIGNET_E_USAGE, "'%s' is not an http:// URL", url);
-	ENSURE(!ssl, err, SIGNET_E_USAGE, "%s: https OCSP URLs are not supported", url);
-	req = BIO_new_mem_buf(der, (int)len);
-	mem = BIO_new(BIO_s_mem());
-	ENSURE(req && mem, err, SIGNET_E_INTERNAL, "out of memory");
-	resp = OSSL_HTTP_transfer(NULL, host, port, path, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0,
-				  NULL, "application/ocsp-request", req,
-				  "application/ocsp-response", 1, 1 << 20, timeout, 0);
-	ENSURE_OSSL(resp != NULL, err, SIGNET_E_NET, "%s: no OCSP answer", url);
-	while ((n = BIO_read(resp, buf, sizeof(buf))) > 0)
-		BIO_write(mem, buf, n);
-	got = BIO_get_mem_data(mem, &p);
-	*out = malloc(got > 0 ? (size_t)got : 1);
-	ENSURE(*out != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-	memcpy(*out, p, (size_t)got);
-	*out_len = (size_t)got;
-	rc = 0;
-out:
-	OPENSSL_free(host);
-	OPENSSL_free(port);
-	OPENSSL_free(path);
-	BIO_free(req);
-	BIO_free(resp);
-	BIO_free(mem);
-	return rc;
-}
-
 static int do_check(int argc, char **argv, const struct args *a)
 {
 	struct signet_err err = { 0 };
@@ -376,8 +342,12 @@ static int do_check(int argc, char **argv, const struct args *a)
 		goto fail;
 	}
 	n = i2d_OCSP_REQUEST(req, &der);
-	if (n <= 0 || http_post(url, der, (size_t)n, a->timeout ? a->timeout : 10, &resp,
-				&resp_len, &err) < 0)
+	if (n <= 0) {
+		signet_err_ossl(&err, SIGNET_E_INTERNAL, "cannot encode the OCSP request");
+		goto fail;
+	}
+	if (signet_ocsp_fetch(url, der, (size_t)n, a->ocsp_ca, a->timeout ? a->timeout : 10,
+			      &resp, &resp_len, &err) < 0)
 		goto fail;
 	if (signet_ocsp_check_response(resp, resp_len, cert, issuer, trust,
 				       a->no_nonce ? NULL : req, &st, NULL, &err) < 0) {

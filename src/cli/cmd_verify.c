@@ -45,7 +45,10 @@ static const char usage_text[] =
 	"  --crl FILE              CRL to check revocation with (repeatable);\n"
 	"                          a certificate no CRL covers fails as unknown\n"
 	"  --ocsp                  also ask each certificate's OCSP responder\n"
-	"                          (AIA, http:// only); no answer fails as unknown\n"
+	"                          (AIA, http:// or https://); no answer fails as\n"
+	"                          unknown\n"
+	"  --ocsp-ca FILE|DIR      CA certificate(s) that vouch for https://\n"
+	"                          responders' TLS certificates (default: system)\n"
 	"  --max-depth N           at most N intermediates (0: issued by a root)\n"
 	"  --policy OID            acceptable certificate policy (repeatable;\n"
 	"                          default anyPolicy)\n"
@@ -60,7 +63,7 @@ static const char usage_text[] =
 enum {
 	OPT_CHAIN = 256, OPT_TRUST, OPT_HOST, OPT_IP, OPT_EMAIL, OPT_PURPOSE, OPT_EKU,
 	OPT_KU, OPT_AT, OPT_CRL, OPT_OCSP, OPT_MAXDEPTH, OPT_POLICY, OPT_REP, OPT_IPM,
-	OPT_IAP, OPT_JSON,
+	OPT_IAP, OPT_JSON, OPT_OCSP_CA,
 };
 
 static const struct option longopts[] = {
@@ -75,6 +78,7 @@ static const struct option longopts[] = {
 	{ "at", required_argument, NULL, OPT_AT },
 	{ "crl", required_argument, NULL, OPT_CRL },
 	{ "ocsp", no_argument, NULL, OPT_OCSP },
+	{ "ocsp-ca", required_argument, NULL, OPT_OCSP_CA },
 	{ "max-depth", required_argument, NULL, OPT_MAXDEPTH },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "require-explicit-policy", no_argument, NULL, OPT_REP },
@@ -242,6 +246,9 @@ CLI_CMD(verify)
 		case OPT_OCSP:
 			o.ocsp = 1;
 			break;
+		case OPT_OCSP_CA:
+			o.ocsp_ca = optarg;
+			break;
 		case OPT_MAXDEPTH: {
 			char *end;
 			long v;
@@ -276,6 +283,8 @@ CLI_CMD(verify)
 	file = argv[optind];
 	if ((o.host != NULL) + (o.ip != NULL) + (o.email != NULL) > 1)
 		return cli_usage_error("verify", "give one of --host, --ip, --email");
+	if (o.ocsp_ca != NULL && !o.ocsp)
+		return cli_usage_error("verify", "--ocsp-ca goes with --ocsp");
 	if (o.ip != NULL) {
 		unsigned char buf[16];
 		if (inet_pton(AF_INET, o.ip, buf) != 1 && inet_pton(AF_INET6, o.ip, buf) != 1)

@@ -54,8 +54,10 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 /* A wildcard SAN of path[0] reaching into an excluded DNS subtree. */
 int vfy_wildcard_vs_excluded(X509 *const *path, int n, struct signet_err *err);
 
-/* --ocsp: every certificate below the anchor, through its AIA responder. */
-int vfy_ocsp_path(X509 *const *path, int n, json_t *checks, struct signet_err *err);
+/* --ocsp: every certificate below the anchor, through its AIA responder
+ * (https:// ones verified under tls_ca, or the system store when NULL). */
+int vfy_ocsp_path(X509 *const *path, int n, const char *tls_ca, json_t *checks,
+		  struct signet_err *err);
 
 /* Profile checks of one certificate at position i of a path of n. */
 int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,

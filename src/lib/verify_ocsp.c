@@ -3,9 +3,10 @@
  * certificate of the path below the anchor (RFC 6960).
  *
  * Runs once, on the path that passed every other check, so a hostile chain
- * cannot make the verifier fetch from many URLs.  Only http:// responders
- * (OCSP responses are signed; TLS adds nothing but a dependency loop), one
- * request per certificate with a fresh nonce, 10 seconds each.  The
+ * cannot make the verifier fetch from many URLs.  http:// or https://
+ * responders (signet_ocsp_fetch; an https responder's own TLS certificate
+ * is verified by signet_verify under opts->ocsp_ca or the system store),
+ * one request per certificate with a fresh nonce, 10 seconds each.  The
  * response is checked by the OCSP unit (signet_ocsp_check_response:
  * signature by the issuer or its delegated signer, CertID, nonce,
  * validity window).  Asking is a hard requirement once --ocsp is given:
@@ -15,7 +16,6 @@
 #include "verify_int.h"
 
 #include <openssl/err.h>
-#include <openssl/http.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 #include <signet/ocsp.h>
@@ -23,66 +23,6 @@
 #include <string.h>
 
 #define OCSP_TIMEOUT 10
-#define OCSP_MAX_RESPONSE (1 << 20)
-
-static int post(const char *url, OCSP_REQUEST *req, unsigned char **out, size_t *out_len,
-		struct signet_err *err)
-{
-	char *host = NULL, *port = NULL, *path = NULL;
-	unsigned char *der = NULL;
-	BIO *body = NULL, *resp = NULL;
-	int ssl = 0, rc = -1, len;
-	size_t cap = 0;
-
-	*out = NULL;
-	*out_len = 0;
-	ENSURE_OSSL(OSSL_HTTP_parse_url(url, &ssl, NULL, &host, &port, NULL, &path, NULL,
-					NULL) == 1,
-		    err, SIGNET_E_REVUNKNOWN, "OCSP responder '%s' is not a URL", url);
-	ENSURE(!ssl, err, SIGNET_E_REVUNKNOWN, "OCSP responder %s: only http:// is supported", url);
-	len = i2d_OCSP_REQUEST(req, &der);
-	ENSURE_OSSL(len > 0, err, SIGNET_E_INTERNAL, "cannot encode the OCSP request");
-	body = BIO_new_mem_buf(der, len);
-	ENSURE(body != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-	resp = OSSL_HTTP_transfer(NULL, host, port, path, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-				  0, NULL, "application/ocsp-request", body,
-				  "application/ocsp-response", 1, OCSP_MAX_RESPONSE, OCSP_TIMEOUT, 0);
-	ENSURE_OSSL(resp != NULL, err, SIGNET_E_REVUNKNOWN, "OCSP responder %s did not answer",
-		    url);
-	for (;;) {
-		unsigned char buf[4096];
-		int n = BIO_read(resp, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		if (*out_len + (size_t)n > cap) {
-			size_t nc = cap ? cap * 2 : 8192;
-			unsigned char *nb;
-			while (nc < *out_len + (size_t)n)
-				nc *= 2;
-			ENSURE(nc <= OCSP_MAX_RESPONSE && (nb = realloc(*out, nc)) != NULL, err,
-			       SIGNET_E_REVUNKNOWN, "OCSP responder %s: response too large", url);
-			*out = nb;
-			cap = nc;
-		}
-		memcpy(*out + *out_len, buf, (size_t)n);
-		*out_len += (size_t)n;
-	}
-	ENSURE(*out_len > 0, err, SIGNET_E_REVUNKNOWN, "OCSP responder %s sent nothing", url);
-	rc = 0;
-out:
-	if (rc < 0) {
-		free(*out);
-		*out = NULL;
-	}
-	OPENSSL_free(host);
-	OPENSSL_free(port);
-	OPENSSL_free(path);
-	OPENSSL_free(der);
-	BIO_free(body);
-	BIO_free(resp);
-	ERR_clear_error();
-	return rc;
-}
 
 static const char *reason_str(int r)
 {
@@ -94,7 +34,8 @@ static const char *reason_str(int r)
 	return r >= 0 && r <= 10 ? names[r] : NULL;
 }
 
-static int ask_one(X509 *const *path, int i, int n, json_t *checks, struct signet_err *err)
+static int ask_one(X509 *const *path, int i, int n, const char *tls_ca, json_t *checks,
+		   struct signet_err *err)
 {
 	X509 *cert = path[i], *issuer = path[i + 1];
 	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(cert);
@@ -102,8 +43,9 @@ static int ask_one(X509 *const *path, int i, int n, json_t *checks, struct signe
 	OCSP_REQUEST *req = OCSP_REQUEST_new();
 	OCSP_CERTID *id = NULL;
 	struct signet_ocsp_status st;
-	unsigned char *resp = NULL;
+	unsigned char *resp = NULL, *der = NULL;
 	size_t resp_len = 0;
+	int der_len;
 	char label[256];
 	const char *url;
 	int rc = -1;
@@ -122,7 +64,11 @@ static int ask_one(X509 *const *path, int i, int n, json_t *checks, struct signe
 	id = NULL; /* owned by req now */
 	ENSURE_OSSL(OCSP_request_add1_nonce(req, NULL, -1) == 1, err, SIGNET_E_INTERNAL,
 		    "%s: cannot add an OCSP nonce", label);
-	if (post(url, req, &resp, &resp_len, err) < 0 ||
+	der_len = i2d_OCSP_REQUEST(req, &der);
+	ENSURE_OSSL(der_len > 0, err, SIGNET_E_INTERNAL, "%s: cannot encode the OCSP request",
+		    label);
+	if (signet_ocsp_fetch(url, der, (size_t)der_len, tls_ca, OCSP_TIMEOUT, &resp, &resp_len,
+			      err) < 0 ||
 	    signet_ocsp_check_response(resp, resp_len, cert, issuer, above, req, &st, NULL,
 					err) < 0) {
 		err->code = err->code == SIGNET_E_INTERNAL ? SIGNET_E_INTERNAL : SIGNET_E_REVUNKNOWN;
@@ -152,14 +98,16 @@ out:
 	X509_email_free(urls);
 	sk_X509_free(above);
 	free(resp);
+	OPENSSL_free(der);
 	ERR_clear_error();
 	return rc;
 }
 
-int vfy_ocsp_path(X509 *const *path, int n, json_t *checks, struct signet_err *err)
+int vfy_ocsp_path(X509 *const *path, int n, const char *tls_ca, json_t *checks,
+		  struct signet_err *err)
 {
 	for (int i = 0; i + 1 < n; i++)
-		if (ask_one(path, i, n, checks, err) < 0)
+		if (ask_one(path, i, n, tls_ca, checks, err) < 0)
 			return -1;
 	return 0;
 }
