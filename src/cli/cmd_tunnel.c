@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signet/ocsp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,11 @@ static const char server_usage[] =
 	"  --ocsp                    ask the OCSP responder in each client certificate's\n"
 	"                            AIA; answers are cached until their nextUpdate; no\n"
 	"                            answer means the connection is refused\n"
-	"  --ocsp-url URL            ask this http:// responder instead (implies --ocsp)\n"
+	"  --ocsp-url URL            ask this responder instead (implies --ocsp);\n"
+	"                            http:// or https://\n"
+	"  --ocsp-ca FILE            CA certificate(s) (PEM file or directory) that vouch\n"
+	"                            for https:// responders' TLS certificates (OCSP and\n"
+	"                            staple), instead of the system store\n"
 	"  --ocsp-timeout SECS       wait this long for a responder (default 5)\n"
 	"  --ocsp-cache-size N       cached OCSP answers at most (default 10000)\n"
 	"  --insecure-ocsp-soft-fail allow (and log) a client whose OCSP status cannot\n"
@@ -62,8 +67,8 @@ static const char server_usage[] =
 static const char client_usage[] =
 	"usage: signet tunnel client --listen 127.0.0.1:PORT --to HOST:PORT\n"
 	"                            --cert FILE --key FILE --ca FILE\n"
-	"                            [--server-name NAME] [--crl FILE] [--status ADDR:PORT]\n"
-	"                            [limits]\n"
+	"                            [--server-name NAME] [--crl FILE] [--ocsp [--ocsp-url URL]]\n"
+	"                            [--status ADDR:PORT] [limits]\n"
 	"\n"
 	"Accepts plain TCP locally and opens mutual TLS to HOST:PORT with the client\n"
 	"certificate, verifying the upstream's certificate (server authentication)\n"
@@ -77,6 +82,17 @@ static const char client_usage[] =
 	"  --ca FILE                 CA certificate(s) that vouch for the upstream\n"
 	"  --server-name NAME        name (DNS or IP) the upstream must prove; also SNI\n"
 	"  --crl FILE                CRL(s) to enforce on the upstream's chain\n"
+	"  --ocsp                    check the upstream's certificate by OCSP: the response\n"
+	"                            it staples when valid, else its AIA responder; answers\n"
+	"                            are cached until their nextUpdate; no answer means\n"
+	"                            the connection is refused\n"
+	"  --ocsp-url URL            ask this responder instead (implies --ocsp);\n"
+	"                            http:// or https://\n"
+	"  --ocsp-ca FILE            CA certificate(s) that vouch for https:// responders'\n"
+	"                            TLS certificates, instead of the system store\n"
+	"  --ocsp-timeout SECS, --ocsp-cache-size N: as for `tunnel server`\n"
+	"  --insecure-ocsp-soft-fail relay (and log) when the upstream's OCSP status\n"
+	"                            cannot be had; a revoked or unknown answer still refuses\n"
 	"  --status, --workers, --max-conns, --handshake-timeout, --idle-timeout,\n"
 	"  --drain-timeout, --reload-interval, --quiet: as for `tunnel server`\n";
 
@@ -91,7 +107,7 @@ enum {
 	O_PROXY, O_STATUS, O_SERVER_NAME, O_WORKERS, O_MAX_CONNS, O_HS_TIMEOUT,
 	O_IDLE_TIMEOUT, O_DRAIN_TIMEOUT, O_RELOAD, O_QUIET, O_OCSP, O_HELP,
 	O_OCSP_URL, O_OCSP_SOFT, O_OCSP_TIMEOUT, O_OCSP_CACHE, O_STAPLE_URL, O_NO_STAPLE,
-	O_KEY_PASS,
+	O_KEY_PASS, O_OCSP_CA,
 };
 
 static int parse_secs(const char *cmd, const char *opt, const char *s, double *out)
@@ -148,6 +164,7 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 		{ "ocsp-cache-size", required_argument, NULL, O_OCSP_CACHE },
 		{ "staple-url", required_argument, NULL, O_STAPLE_URL },
 		{ "no-staple", no_argument, NULL, O_NO_STAPLE },
+		{ "ocsp-ca", required_argument, NULL, O_OCSP_CA },
 		{ "key-pass-file", required_argument, NULL, O_KEY_PASS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -250,7 +267,7 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 		case O_OCSP_CACHE:
 		case O_STAPLE_URL:
 		case O_NO_STAPLE:
-			if (mode != TUNNEL_SERVER)
+			if (mode != TUNNEL_SERVER && (c == O_STAPLE_URL || c == O_NO_STAPLE))
 				goto bad_opt;
 			if (c == O_OCSP)
 				cfg.ocsp = 1;
@@ -272,6 +289,7 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 				cfg.no_staple = 1;
 			break;
 		case O_KEY_PASS: cfg.key_pass_file = optarg; break;
+		case O_OCSP_CA: cfg.ocsp_ca = optarg; break;
 		case 'h':
 		case O_HELP:
 			fputs(mode == TUNNEL_SERVER ? server_usage : client_usage, stdout);
@@ -298,11 +316,23 @@ static int run(int argc, char **argv, enum tunnel_mode mode)
 		rc = cli_usage_error(cmd, "--insecure-ocsp-soft-fail needs --ocsp or --ocsp-url");
 		goto out;
 	}
-	if ((cfg.ocsp_url != NULL && strncmp(cfg.ocsp_url, "http://", 7) != 0) ||
-	    (cfg.staple_url != NULL && strncmp(cfg.staple_url, "http://", 7) != 0)) {
-		rc = cli_usage_error(cmd, "OCSP responder URLs must be http:// (OCSP answers "
-					  "are signed; https is not supported)");
+	if ((cfg.ocsp_url != NULL && strncmp(cfg.ocsp_url, "http://", 7) != 0 &&
+	     strncmp(cfg.ocsp_url, "https://", 8) != 0) ||
+	    (cfg.staple_url != NULL && strncmp(cfg.staple_url, "http://", 7) != 0 &&
+	     strncmp(cfg.staple_url, "https://", 8) != 0)) {
+		rc = cli_usage_error(cmd, "OCSP responder URLs must be http:// or https://");
 		goto out;
+	}
+	if (cfg.ocsp_ca != NULL) {
+		/* Loaded by each OCSP fetcher on its first https request; a bad
+		 * file is better reported now than as refused connections. */
+		struct signet_ocsp_tls *tls = signet_ocsp_tls_new(cfg.ocsp_ca, &err);
+		if (tls == NULL) {
+			signet_err_prefix(&err, "--ocsp-ca");
+			rc = cli_fail(cmd, &err);
+			goto out;
+		}
+		signet_ocsp_tls_free(tls);
 	}
 	if (cfg.staple_url != NULL && cfg.no_staple) {
 		rc = cli_usage_error(cmd, "--staple-url and --no-staple contradict each other");

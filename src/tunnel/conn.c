@@ -8,11 +8,12 @@
  *   HANDSHAKE   TLS handshake (server: with the client; client: connect +
  *               handshake with the upstream).  A deadline timer runs
  *               (--handshake-timeout, the slowloris guard).
- *   OCSP        server with --ocsp: handshake done, the client certificate
- *               verified; waiting for its OCSP status (cache or responder).
- *               Nothing is read from the client or sent to the backend yet;
- *               the timer is --ocsp-timeout plus a second.  A refusal here
- *               can no longer be a TLS alert: the connection is closed.
+ *   OCSP        with --ocsp: handshake done, the peer's certificate (the
+ *               client's, or in client mode the upstream's) verified;
+ *               waiting for its OCSP status (a staple from the upstream,
+ *               the cache, or the responder).  No byte is relayed yet; the
+ *               timer is --ocsp-timeout plus a second.  A refusal here can
+ *               no longer be a TLS alert: the connection is closed.
  *   CONNECTING  server only: handshake done, connecting to the backend
  *               (same deadline).
  *   RELAY       bytes flow both ways; the timer now checks idleness
@@ -557,6 +558,10 @@ static void connect_backend(struct conn *c)
 static void ocsp_pass(struct conn *c, const char *note)
 {
 	c->ocsp_note = note;
+	if (tunnel_config(c->w->t)->mode == TUNNEL_CLIENT) {
+		start_relay(c); /* (re-arms the timer for idleness) */
+		return;
+	}
 	if (c->state == S_OCSP) {
 		evtimer_del(c->timer);
 		timer_arm(c, tunnel_config(c->w->t)->handshake_timeout);
@@ -564,10 +569,17 @@ static void ocsp_pass(struct conn *c, const char *note)
 	connect_backend(c);
 }
 
+/* Whose certificate --ocsp asks about, for messages. */
+static const char *ocsp_whose(struct conn *c)
+{
+	return tunnel_config(c->w->t)->mode == TUNNEL_SERVER ? "client" : "upstream";
+}
+
+/* cached: 0 fresh from the responder, 1 from the cache, 2 stapled by the upstream. */
 static void ocsp_verdict(struct conn *c, const struct ocsp_answer *a, int cached)
 {
 	if (a->status == SIGNET_OCSP_GOOD) {
-		ocsp_pass(c, cached ? "good_cached" : "good");
+		ocsp_pass(c, cached == 2 ? "good_stapled" : cached ? "good_cached" : "good");
 		return;
 	}
 	if (a->status == SIGNET_OCSP_REVOKED) {
@@ -576,17 +588,18 @@ static void ocsp_verdict(struct conn *c, const struct ocsp_answer *a, int cached
 		struct tm tm;
 		if (t != 0 && gmtime_r(&t, &tm) != NULL)
 			strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		c->ocsp_note = cached ? "revoked_cached" : "revoked";
+		c->ocsp_note = cached == 2 ? "revoked_stapled" : cached ? "revoked_cached" : "revoked";
 		set_reason(c, R_REVOKED,
-			   "client certificate %s (serial %s) revoked %s%s (%s) according to "
-			   "OCSP",
-			   c->subject, c->serial, t != 0 ? "at " : "", date,
-			   a->reason < 0 ? "no reason given" : signet_reason_name(a->reason));
+			   "%s certificate %s (serial %s) revoked %s%s (%s) according to "
+			   "OCSP%s",
+			   ocsp_whose(c), c->subject, c->serial, t != 0 ? "at " : "", date,
+			   a->reason < 0 ? "no reason given" : signet_reason_name(a->reason),
+			   cached == 2 ? " (the response it stapled)" : "");
 	} else {
 		c->ocsp_note = cached ? "unknown_cached" : "unknown";
 		set_reason(c, R_OCSP_UNKNOWN,
-			   "the OCSP responder does not know client certificate %s (serial %s)",
-			   c->subject, c->serial);
+			   "the OCSP responder does not know %s certificate %s (serial %s)",
+			   ocsp_whose(c), c->subject, c->serial);
 	}
 	conn_finish(c);
 }
@@ -602,15 +615,15 @@ static void ocsp_unavailable(struct conn *c, const char *why)
 		quote(w, sizeof(w), why);
 		atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_soft_fails, 1,
 					  memory_order_relaxed);
-		tunnel_log("ocsp soft-fail worker=%d peer=%s client=%s serial=%s: allowed "
+		tunnel_log("ocsp soft-fail worker=%d peer=%s %s=%s serial=%s: allowed "
 			   "without a revocation check (--insecure-ocsp-soft-fail): %s",
-			   c->w->idx, c->peer, subj, c->serial, w);
+			   c->w->idx, c->peer, ocsp_whose(c), subj, c->serial, w);
 		ocsp_pass(c, "soft_fail");
 		return;
 	}
 	c->ocsp_note = "unavailable";
-	set_reason(c, R_OCSP_UNAVAILABLE, "no OCSP answer for client certificate %s (serial %s): %s",
-		   c->subject, c->serial, why);
+	set_reason(c, R_OCSP_UNAVAILABLE, "no OCSP answer for %s certificate %s (serial %s): %s",
+		   ocsp_whose(c), c->subject, c->serial, why);
 	conn_finish(c);
 }
 
@@ -679,6 +692,14 @@ static void ocsp_begin(struct conn *c)
 		return;
 	}
 	snprintf(c->ocsp_key, sizeof(c->ocsp_key), "%s/%s", fp, c->serial);
+	/* Client mode: a valid staple from the upstream is the freshest answer. */
+	if (cfg->mode == TUNNEL_CLIENT &&
+	    tunnel_staple_peer(bufferevent_openssl_get_ssl(c->tls), c->chain, c->creds->ca_certs,
+			       c->serial, &a) == 1) {
+		tunnel_ocsp_cache_put(tunnel_ocsp_cache(t), c->ocsp_key, &a);
+		ocsp_verdict(c, &a, 2);
+		return;
+	}
 	if (tunnel_ocsp_cache_get(tunnel_ocsp_cache(t), c->ocsp_key, &a)) {
 		atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_cache_hits, 1,
 					  memory_order_relaxed);
@@ -697,7 +718,7 @@ static void ocsp_begin(struct conn *c)
 		return;
 	}
 	if (c->w->fetcher == NULL)
-		c->w->fetcher = tunnel_ocsp_fetcher_new(c->w->base);
+		c->w->fetcher = tunnel_ocsp_fetcher_new(c->w->base, cfg->ocsp_ca);
 	if (tunnel_ocsp_request(sk_X509_value(c->chain, 0), sk_X509_value(c->chain, 1), &req,
 				&len, &err) == 0)
 		c->fetch = tunnel_ocsp_fetch(c->w->fetcher, c->ocsp_url, req, len,
@@ -723,7 +744,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			handshake_done(c);
 			if (c->reason != R_NONE)
 				return;
-			if (server && tunnel_config(c->w->t)->ocsp)
+			if (tunnel_config(c->w->t)->ocsp)
 				ocsp_begin(c);
 			else if (server)
 				connect_backend(c);
@@ -748,8 +769,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (c->state == S_OCSP) {
-		set_reason(c, R_TLS_EOF,
-			   "client closed while its OCSP status was being checked");
+		set_reason(c, R_TLS_EOF, "%s",
+			   server ? "client closed while its OCSP status was being checked"
+			   : bev == c->down
+				   ? "local client closed while the upstream's OCSP status was being checked"
+				   : "upstream closed while its OCSP status was being checked");
 		conn_finish(c);
 		return;
 	}
@@ -917,7 +941,7 @@ int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 		c->chain = NULL;
 	}
 	if (tunnel_verify(creds->trust, leaf, X509_STORE_CTX_get0_untrusted(xs), &opts,
-			  server && cfg->ocsp ? &c->chain : NULL, &err) < 0) {
+			  cfg->ocsp ? &c->chain : NULL, &err) < 0) {
 		int xe = alert_error(err.code, &r);
 		set_reason(c, r, "%s", err.msg);
 		X509_STORE_CTX_set_error(xs, xe);
@@ -1032,6 +1056,8 @@ void tunnel_conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 		bufferevent_enable(c->down, EV_READ);
 		if (inet_pton(AF_INET, sni, ipbuf) != 1 && inet_pton(AF_INET6, sni, ipbuf) != 1)
 			SSL_set_tlsext_host_name(ssl, sni);
+		if (cfg->ocsp) /* ask for a staple (status_request) */
+			SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
 		int ufd = upstream_socket(to);
 		c->up = ufd < 0 ? NULL
 				: bufferevent_openssl_socket_new(w->base, ufd, ssl,

@@ -5,9 +5,15 @@
  * Fetching.  One libevent evhttp connection per request, on the caller's
  * event_base, with its own timeout and a resolver (evdns) of that base, so
  * neither the connect, nor the name lookup, nor the wait for the answer
- * blocks the loop.  Only http:// (OCSP responses are signed; RFC 6960 needs
- * no TLS) and POST, without a nonce: answers are then the same for every
- * asker and may be cached here and by the responder.  Parsing and checking
+ * blocks the loop.  POST, without a nonce: answers are then the same for
+ * every asker and may be cached here and by the responder.  http:// or
+ * https://; for https the connection's bufferevent is a
+ * bufferevent_openssl (evhttp_connection_base_bufferevent_new) whose SSL
+ * comes from libsignet's OCSP TLS (signet_ocsp_tls_ssl_new: SNI, and the
+ * responder's certificate checked by signet_verify for the URL's host
+ * under --ocsp-ca or the system store), so the handshake is as
+ * non-blocking as the rest.  The TLS context is built on a fetcher's first
+ * https request (loading the anchors once) and kept with the fetcher.  Parsing and checking
  * the answer is the OCSP unit's job (signet_ocsp_check_response), not this
  * file's.  Connections are not left to evhttp's free-on-completion (libevent
  * 2.1 skips it when the connect fails): a finished fetch goes on its
@@ -25,6 +31,8 @@
 #include "tunnel.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -42,6 +50,8 @@
 struct ocsp_fetcher {
 	struct event_base *base;
 	struct evdns_base *dns;
+	const char *tls_ca;          /* borrowed: --ocsp-ca, or NULL */
+	struct signet_ocsp_tls *tls; /* made on the first https:// request */
 	struct event *reap;
 	struct ocsp_fetch *done; /* finished, to be freed outside their callbacks */
 };
@@ -53,6 +63,7 @@ struct ocsp_fetch {
 	struct evhttp_request *req; /* NULL once the request has ended */
 	ocsp_fetch_cb cb;
 	void *arg;
+	int https;
 	char url[512];
 };
 
@@ -67,12 +78,13 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-struct ocsp_fetcher *tunnel_ocsp_fetcher_new(struct event_base *base)
+struct ocsp_fetcher *tunnel_ocsp_fetcher_new(struct event_base *base, const char *tls_ca)
 {
 	struct ocsp_fetcher *fr = calloc(1, sizeof(*fr));
 	if (fr == NULL)
 		return NULL;
 	fr->base = base;
+	fr->tls_ca = tls_ca;
 	/* Without a usable resolv.conf, a resolver without nameservers still
 	 * handles numeric addresses, and fails names quickly. */
 	fr->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
@@ -96,7 +108,15 @@ void tunnel_ocsp_fetcher_free(struct ocsp_fetcher *fr)
 		event_free(fr->reap);
 	if (fr->dns != NULL)
 		evdns_base_free(fr->dns, 0);
+	signet_ocsp_tls_free(fr->tls);
 	free(fr);
+}
+
+/* Why signet's verifier refused an https responder's certificate, or NULL. */
+static const char *tls_refusal(struct ocsp_fetch *f)
+{
+	struct bufferevent *bev = f->https ? evhttp_connection_get_bufferevent(f->evcon) : NULL;
+	return bev != NULL ? signet_ocsp_tls_refusal(bufferevent_openssl_get_ssl(bev)) : NULL;
 }
 
 /* Called by evhttp once per request, also when it failed (req NULL, or a
@@ -111,7 +131,10 @@ static void fetch_done(struct evhttp_request *req, void *arg)
 	f->next_done = f->fr->done;
 	f->fr->done = f;
 	event_active(f->fr->reap, EV_TIMEOUT, 0);
-	if (req == NULL || code == 0) {
+	if ((req == NULL || code == 0) && tls_refusal(f) != NULL) {
+		snprintf(why, sizeof(why), "OCSP responder %s: its TLS certificate is not "
+			 "acceptable: %s", f->url, tls_refusal(f));
+	} else if (req == NULL || code == 0) {
 		snprintf(why, sizeof(why), "OCSP responder %s did not answer", f->url);
 	} else if (code != 200) {
 		snprintf(why, sizeof(why), "OCSP responder %s answered HTTP %d", f->url, code);
@@ -149,8 +172,31 @@ struct ocsp_fetch *tunnel_ocsp_fetch(struct ocsp_fetcher *fr, const char *url,
 	ENSURE_OSSL(OSSL_HTTP_parse_url(url, &ssl, NULL, &host, &port, &portnum, &path, NULL,
 					NULL) == 1,
 		    err, SIGNET_E_USAGE, "OCSP responder '%s' is not a URL", url);
-	ENSURE(!ssl, err, SIGNET_E_USAGE, "OCSP responder %s: only http:// is supported", url);
-	f->evcon = evhttp_connection_base_new(fr->base, fr->dns, host, (unsigned short)portnum);
+	if (ssl) {
+		struct bufferevent *bev;
+		SSL *s;
+		if (fr->tls == NULL && (fr->tls = signet_ocsp_tls_new(fr->tls_ca, err)) == NULL) {
+			signet_err_prefix(err, "OCSP responder %s: cannot set up TLS", url);
+			goto out;
+		}
+		s = signet_ocsp_tls_ssl_new(fr->tls, host, err);
+		TRYP(s);
+		/* The bufferevent owns s from here, also when it fails. */
+		bev = bufferevent_openssl_socket_new(fr->base, -1, s, BUFFEREVENT_SSL_CONNECTING,
+						     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		ENSURE(bev != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+		/* Responders often close without close_notify after the answer,
+		 * which has its Content-Length anyway. */
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+		f->evcon = evhttp_connection_base_bufferevent_new(fr->base, fr->dns, bev, host,
+								  (unsigned short)portnum);
+		if (f->evcon == NULL)
+			bufferevent_free(bev);
+		f->https = 1;
+	} else {
+		f->evcon = evhttp_connection_base_new(fr->base, fr->dns, host,
+						      (unsigned short)portnum);
+	}
 	ENSURE(f->evcon != NULL, err, SIGNET_E_INTERNAL, "out of memory");
 	tv.tv_sec = (time_t)timeout;
 	tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);

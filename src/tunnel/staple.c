@@ -16,6 +16,12 @@
  * handshake's certificate is the one the response is for and the response
  * is still within its validity.  A reload that changes the certificate
  * drops the old response at once and fetches anew.
+ *
+ * The other side of stapling, for the client tunnel with --ocsp:
+ * tunnel_staple_peer checks the response the upstream stapled (asked for
+ * with status_request in conn.c) against the verified path, exactly as an
+ * answer fetched from the responder is checked, so a valid staple spares
+ * the request and a stapled "revoked" refuses the upstream.
  */
 #include "tunnel.h"
 
@@ -165,7 +171,7 @@ struct tunnel_staple *tunnel_staple_new(struct tunnel *t, struct event_base *bas
 	s->base = base;
 	pthread_mutex_init(&s->lock, NULL);
 	s->timer = evtimer_new(base, refresh_cb, s);
-	s->fetcher = tunnel_ocsp_fetcher_new(base);
+	s->fetcher = tunnel_ocsp_fetcher_new(base, tunnel_config(t)->ocsp_ca);
 	if (s->timer == NULL || s->fetcher == NULL) {
 		tunnel_staple_free(s);
 		return NULL;
@@ -279,4 +285,50 @@ int tunnel_staple_status_cb(SSL *ssl, void *arg)
 		return SSL_TLSEXT_ERR_NOACK;
 	}
 	return SSL_TLSEXT_ERR_OK;
+}
+
+int tunnel_staple_peer(SSL *ssl, STACK_OF(X509) *chain, STACK_OF(X509) *ca_certs,
+		       const char *serial, struct ocsp_answer *a)
+{
+	const unsigned char *der = NULL;
+	long len = SSL_get_tlsext_status_ocsp_resp(ssl, &der);
+	STACK_OF(X509) *above = NULL;
+	struct signet_ocsp_status st;
+	struct signet_err err;
+	int64_t nu = 0;
+	int ok = 0;
+
+	if (der == NULL || len <= 0 || sk_X509_num(chain) < 2)
+		return 0; /* nothing stapled (or no issuer to check it against) */
+	signet_err_clear(&err);
+	/* As for a fetched answer: the signer's chain must end at a
+	 * self-signed root, in the path or in the CA file. */
+	above = sk_X509_new_null();
+	for (int i = 1; above != NULL && i < sk_X509_num(chain); i++)
+		sk_X509_push(above, sk_X509_value(chain, i));
+	for (int i = 0; above != NULL && i < sk_X509_num(ca_certs); i++)
+		sk_X509_push(above, sk_X509_value(ca_certs, i));
+	if (above == NULL || sk_X509_num(above) < sk_X509_num(chain) - 1) {
+		signet_err_set(&err, SIGNET_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (signet_ocsp_check_response(der, (size_t)len, sk_X509_value(chain, 0),
+				       sk_X509_value(chain, 1), above, NULL, &st, &nu, &err) < 0)
+		goto out;
+	if (st.status == SIGNET_OCSP_UNKNOWN) {
+		signet_err_set(&err, SIGNET_E_REVUNKNOWN, "it says \"unknown\"");
+		goto out;
+	}
+	a->status = st.status;
+	a->reason = st.reason;
+	a->revoked_at = st.revoked_at;
+	a->next_update = nu;
+	ok = 1;
+out:
+	if (!ok && err.msg[0] != '\0')
+		tunnel_log("ocsp: the OCSP response stapled by the upstream for its certificate "
+			   "(serial %s) is not usable: %s; asking the responder", serial, err.msg);
+	sk_X509_free(above);
+	ERR_clear_error();
+	return ok;
 }

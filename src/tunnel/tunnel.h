@@ -94,8 +94,10 @@ struct tunnel_config {
 	double reload_interval;   /* stat poll period; 0 disables */
 	int quiet;                /* no per-connection log lines for successes */
 	const char *key_pass_file; /* passphrase of an encrypted --key, or NULL */
-	int ocsp;                 /* server: check client certificates by OCSP */
+	int ocsp;                 /* check the peer's certificate by OCSP */
 	const char *ocsp_url;     /* responder to ask instead of the AIA's */
+	const char *ocsp_ca;      /* anchors for https:// responders' TLS
+				     certificates; NULL: the system store */
 	int insecure_ocsp_soft_fail; /* allow when no OCSP answer can be had */
 	double ocsp_timeout;      /* seconds for one OCSP request */
 	long ocsp_cache_size;     /* cached answers at most */
@@ -244,7 +246,8 @@ struct ocsp_fetcher;
 struct ocsp_fetch;
 typedef void (*ocsp_fetch_cb)(void *arg, const unsigned char *der, size_t len,
 			      const char *why);
-struct ocsp_fetcher *tunnel_ocsp_fetcher_new(struct event_base *base);
+/* tls_ca (borrowed, outlives the fetcher): see tunnel_config.ocsp_ca. */
+struct ocsp_fetcher *tunnel_ocsp_fetcher_new(struct event_base *base, const char *tls_ca);
 void tunnel_ocsp_fetcher_free(struct ocsp_fetcher *fr);
 struct ocsp_fetch *tunnel_ocsp_fetch(struct ocsp_fetcher *fr, const char *url,
 				     const unsigned char *req, size_t len, double timeout,
@@ -279,6 +282,12 @@ void tunnel_staple_free(struct tunnel_staple *s);
 void tunnel_staple_update(struct tunnel_staple *s, struct tunnel_creds *creds);
 struct tunnel_staple *tunnel_staple(struct tunnel *t);
 int tunnel_staple_status_cb(SSL *ssl, void *arg);
+/* Client tunnel with --ocsp: the OCSP response the upstream stapled, if
+ * any, checked for chain[0] (the verified path; the signer's chain may end
+ * in ca_certs).  1: it verifies (a filled); 0: none was stapled, or it is
+ * not usable (logged with the serial), so the responder is asked instead. */
+int tunnel_staple_peer(SSL *ssl, STACK_OF(X509) *chain, STACK_OF(X509) *ca_certs,
+		       const char *serial, struct ocsp_answer *a);
 
 /* The status server (status.c): /healthz and /metrics on the main base. */
 struct evhttp;
