@@ -30,7 +30,7 @@
  * verifier plus the --allow rules inside the handshake, so a refused peer
  * gets a TLS alert, and records the verifier's sentence for the log line.
  *
- * Invariants: a conn is owned by its worker's thread; conn_finish() is the
+ * Invariants: a conn is owned by its worker process; conn_finish() is the
  * only place that frees it and it runs exactly once (its callers return
  * right after); every accepted fd is counted in metrics.active until then.
  */
@@ -665,7 +665,7 @@ static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const
 	a.reason = st.reason;
 	a.revoked_at = st.revoked_at;
 	a.next_update = nu;
-	tunnel_ocsp_cache_put(tunnel_ocsp_cache(c->w->t), c->ocsp_key, &a);
+	tunnel_ocsp_share(c->w->t, c->ocsp_key, &a);
 	ocsp_verdict(c, &a, 0);
 }
 
@@ -994,7 +994,8 @@ void tunnel_conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	int one = 1;
 
 	atomic_fetch_add_explicit(&m->accepted, 1, memory_order_relaxed);
-	active = atomic_fetch_add_explicit(&m->active, 1, memory_order_relaxed) + 1;
+	atomic_fetch_add_explicit(&m->active, 1, memory_order_relaxed);
+	active = tunnel_active_total(t); /* all workers: --max-conns is for the tunnel */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = conn_new(w, fd, sa, salen);
 	if (c == NULL) {

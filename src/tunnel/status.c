@@ -1,8 +1,9 @@
 /*
  * status.c - the tunnel's --status endpoint: GET /healthz and a Prometheus
- * text exposition on GET /metrics, served by libevent's evhttp on the main
- * thread's loop.  It only reads atomic counters and the current
- * credentials, so it never slows a worker.  Bind it to a loopback or
+ * text exposition on GET /metrics, served by libevent's evhttp on the
+ * master process's loop.  It sums the workers' metrics slots (shared
+ * memory, atomics written by their owner only) and reads the master's
+ * current credentials, so it never slows a worker.  Bind it to a loopback or
  * management address: it tells anyone who asks how busy the tunnel is.
  */
 #include "tunnel.h"
@@ -12,14 +13,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define U(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+/* The sum over every process's slot (gauges too: each counts its own). */
+struct totals {
+	unsigned long long accepted, handshakes_ok, failures[R__COUNT], bytes_in, bytes_out,
+		completed, reloads_ok, reloads_failed, ocsp_cache_hits, ocsp_requests,
+		ocsp_soft_fails;
+	long long active, staple_next_update; /* the staple: the earliest nextUpdate */
+};
+
+#define L(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+static void sum(struct tunnel *t, struct totals *o)
+{
+	struct tunnel_metrics *s;
+	int n = tunnel_metrics_slots(t, &s);
+
+	memset(o, 0, sizeof(*o));
+	for (int i = 0; i < n; i++) {
+		long long nu = L(s[i].staple_next_update);
+		o->accepted += L(s[i].accepted);
+		o->active += L(s[i].active);
+		o->handshakes_ok += L(s[i].handshakes_ok);
+		for (int r = 0; r < R__COUNT; r++)
+			o->failures[r] += L(s[i].failures[r]);
+		o->bytes_in += L(s[i].bytes_in);
+		o->bytes_out += L(s[i].bytes_out);
+		o->completed += L(s[i].completed);
+		o->reloads_ok += L(s[i].reloads_ok);
+		o->reloads_failed += L(s[i].reloads_failed);
+		o->ocsp_cache_hits += L(s[i].ocsp_cache_hits);
+		o->ocsp_requests += L(s[i].ocsp_requests);
+		o->ocsp_soft_fails += L(s[i].ocsp_soft_fails);
+		if (nu != 0 && (o->staple_next_update == 0 || nu < o->staple_next_update))
+			o->staple_next_update = nu;
+	}
+}
 
 static void metrics(struct tunnel *t, struct evbuffer *b)
 {
-	struct tunnel_metrics *m = tunnel_metrics(t);
+	struct totals tot, *m = &tot;
 	struct tunnel_creds *c = tunnel_creds_current(t);
 	const char *mode = tunnel_config(t)->mode == TUNNEL_SERVER ? "server" : "client";
 
+	sum(t, m);
 	evbuffer_add_printf(b,
 		"# HELP signet_tunnel_connections_total Connections accepted.\n"
 		"# TYPE signet_tunnel_connections_total counter\n"
@@ -35,13 +71,13 @@ static void metrics(struct tunnel *t, struct evbuffer *b)
 		"signet_tunnel_handshakes_total{mode=\"%s\"} %llu\n"
 		"# HELP signet_tunnel_failures_total Connections refused or failed, by reason.\n"
 		"# TYPE signet_tunnel_failures_total counter\n",
-		mode, U(m->accepted), mode,
-		(long long)atomic_load_explicit(&m->active, memory_order_relaxed), mode,
-		U(m->completed), mode, U(m->handshakes_ok));
+		mode, (m->accepted), mode,
+		m->active, mode,
+		(m->completed), mode, (m->handshakes_ok));
 	for (int r = R_NONE + 1; r < R__COUNT; r++)
 		evbuffer_add_printf(b, "signet_tunnel_failures_total{mode=\"%s\",reason=\"%s\"} %llu\n",
 				    mode, tunnel_reason_name((enum tunnel_reason)r),
-				    U(m->failures[r]));
+				    (m->failures[r]));
 	evbuffer_add_printf(b,
 		"# HELP signet_tunnel_bytes_total Bytes relayed, by direction seen from the accepted side.\n"
 		"# TYPE signet_tunnel_bytes_total counter\n"
@@ -57,8 +93,8 @@ static void metrics(struct tunnel *t, struct evbuffer *b)
 		"# HELP signet_tunnel_certificate_expiry_seconds Seconds until the tunnel's own certificate expires.\n"
 		"# TYPE signet_tunnel_certificate_expiry_seconds gauge\n"
 		"signet_tunnel_certificate_expiry_seconds{mode=\"%s\"} %lld\n",
-		mode, U(m->bytes_in), mode, U(m->bytes_out), U(m->reloads_ok),
-		U(m->reloads_failed), mode, (long long)c->cert_not_after, mode,
+		mode, (m->bytes_in), mode, (m->bytes_out), (m->reloads_ok),
+		(m->reloads_failed), mode, (long long)c->cert_not_after, mode,
 		(long long)(c->cert_not_after - time(NULL)));
 	if (c->crl_next_update != 0)
 		evbuffer_add_printf(b,
@@ -77,13 +113,13 @@ static void metrics(struct tunnel *t, struct evbuffer *b)
 			"# HELP signet_tunnel_ocsp_soft_fails_total Clients allowed without an OCSP answer (--insecure-ocsp-soft-fail).\n"
 			"# TYPE signet_tunnel_ocsp_soft_fails_total counter\n"
 			"signet_tunnel_ocsp_soft_fails_total %llu\n",
-			U(m->ocsp_requests), U(m->ocsp_cache_hits), U(m->ocsp_soft_fails));
-	if (atomic_load(&m->staple_next_update) != 0)
+			(m->ocsp_requests), (m->ocsp_cache_hits), (m->ocsp_soft_fails));
+	if (m->staple_next_update != 0)
 		evbuffer_add_printf(b,
 			"# HELP signet_tunnel_ocsp_staple_next_update_timestamp_seconds nextUpdate of the stapled OCSP response.\n"
 			"# TYPE signet_tunnel_ocsp_staple_next_update_timestamp_seconds gauge\n"
 			"signet_tunnel_ocsp_staple_next_update_timestamp_seconds %lld\n",
-			(long long)atomic_load(&m->staple_next_update));
+			m->staple_next_update);
 	tunnel_creds_unref(c);
 }
 

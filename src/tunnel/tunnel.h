@@ -1,12 +1,23 @@
 /*
  * tunnel.h - the mutual-TLS tunnel behind `signet tunnel server|client`.
  *
- * Design.  One process, N worker threads (one per core by default), each
- * with its own libevent event_base and its own SO_REUSEPORT listening
- * socket, so the kernel spreads new connections over the workers and a
- * connection lives its whole life on one thread without locks.  The main
- * thread owns a further event_base for signals (SIGHUP reload, SIGTERM /
- * SIGINT drain), the file-change poll, and the optional status HTTP server.
+ * Design.  A master process and N worker processes (one per core by
+ * default), like nginx.  The master binds one SO_REUSEPORT listening socket
+ * per worker before forking, so the kernel spreads new connections over the
+ * workers, a worker that is respawned picks up what waited in its socket's
+ * backlog, and a bind error is reported at start.  Each worker is a plain
+ * single-threaded libevent loop with its own credentials, OCSP cache and
+ * staple: no lock is taken on the hot path (OpenSSL 3.0's global locks
+ * are uncontended), and each process has its own file-descriptor limit.
+ *
+ * The master owns signals (SIGHUP reload, SIGTERM / SIGINT drain), the
+ * credential-file poll, the optional status HTTP server, and the workers'
+ * lives (a worker that dies is started again; prctl(PR_SET_PDEATHSIG)
+ * makes workers drain and exit if the master dies).  It talks to each
+ * worker over a SOCK_SEQPACKET socketpair (struct ctl_msg in tunnel.c).
+ * Metrics live in an anonymous MAP_SHARED mapping, one cache-line aligned
+ * slot of C11 atomics per worker plus one for the master; only the owner of
+ * a slot writes it, and /metrics sums them.
  *
  * A connection is two bufferevents, one TLS (bufferevent_openssl) and one
  * plain TCP.  Bytes move between them by evbuffer_add_buffer (chains are
@@ -14,11 +25,11 @@
  * pressure.
  *
  * Credentials (SSL_CTX, trust store, CRLs, allow rules are fixed) live in a
- * reference-counted struct tunnel_creds.  A reload builds a complete new one
- * off to the side and swaps the "current" pointer under a mutex only when
- * everything loaded and matched; open connections keep the reference they
- * took at accept time, so a reload never disturbs them and a bad file never
- * replaces a good one.
+ * reference-counted struct tunnel_creds.  A reload (SIGHUP or a changed
+ * file) is first tried by the master; when the new files load and match,
+ * each worker loads them too and swaps its "current" pointer; open
+ * connections keep the reference they took at accept time, so a reload
+ * never disturbs them and a bad file never replaces a good one.
  *
  * Peer verification is signet's verifier (signet_verify), run from
  * OpenSSL's certificate-verify callback so that a refused client gets a
@@ -27,11 +38,11 @@
  *
  * OCSP (ocsp.c).  With --ocsp the server holds a connection after its TLS
  * handshake (state OCSP in conn.c) until the client certificate's status is
- * known: from a process-wide cache keyed by issuer + serial, or from the
+ * known: from the worker's cache keyed by issuer + serial, or from the
  * responder by an asynchronous libevent HTTP request on the worker's own
- * loop, so no loop ever blocks.  Stapling of our own certificate's status
- * is fetched the same way on the main loop and handed to OpenSSL's status
- * callback from a mutex-guarded copy.
+ * loop, so no loop ever blocks.  A fresh answer is passed on through the
+ * master to the other workers' caches (tunnel_ocsp_share).  Each worker
+ * fetches the staple of our own certificate on its loop the same way.
  */
 #ifndef SIGNET_TUNNEL_H
 #define SIGNET_TUNNEL_H
@@ -179,8 +190,9 @@ enum tunnel_reason {
 };
 const char *tunnel_reason_name(enum tunnel_reason r);
 
+/* One slot per process (see the top comment); written by its owner only. */
 struct tunnel_metrics {
-	atomic_ullong accepted;
+	_Alignas(64) atomic_ullong accepted;
 	atomic_llong active;
 	atomic_ullong handshakes_ok;
 	atomic_ullong failures[R__COUNT];
@@ -197,28 +209,22 @@ struct tunnel_metrics {
 };
 
 struct tunnel; /* the running tunnel (tunnel.c) */
+struct ocsp_answer;
 struct conn;
 struct evconnlistener;
 struct event;
 
-/* One worker thread: its loop, its listener and its connections.  Only the
- * worker's own thread touches these, except `cmd`, which the main thread
- * sets before activating `ctl`. */
+/* A worker process: its loop, its listener and its connections. */
 struct tunnel_worker {
 	struct tunnel *t;
 	int idx;
-	pthread_t thread;
 	struct event_base *base;
-	int listen_fd;
-	struct evconnlistener *listener;
-	struct event *ctl;
-	atomic_int cmd; /* WORKER_RUN, WORKER_DRAIN, WORKER_STOP */
+	struct evconnlistener *listener; /* NULL once draining */
 	long nconns;
 	struct ocsp_fetcher *fetcher; /* OCSP requests; made on first use */
 	struct conn *conns; /* doubly linked, for the forced close at the deadline */
 };
 
-enum { WORKER_RUN = 0, WORKER_DRAIN = 1, WORKER_STOP = 2 };
 
 /* conn.c: the accept callback of a worker's listener, and the forced close
  * of every connection of a worker (drain deadline). */
@@ -227,6 +233,11 @@ void tunnel_conn_accept(struct evconnlistener *l, int fd, struct sockaddr *sa,
 void tunnel_conn_close_all(struct tunnel_worker *w);
 /* tunnel.c: called by conn.c when a worker's last connection is gone. */
 void tunnel_worker_idle(struct tunnel_worker *w);
+/* Connections open in all workers together (the --max-conns check). */
+long long tunnel_active_total(struct tunnel *t);
+/* A fresh OCSP answer: into this worker's cache, and through the master
+ * into the other workers' caches. */
+void tunnel_ocsp_share(struct tunnel *t, const char *key, const struct ocsp_answer *a);
 
 /* Resolved addresses, fixed at start. */
 const struct sockaddr *tunnel_to_addr(struct tunnel *t, socklen_t *len);
@@ -257,7 +268,7 @@ void tunnel_ocsp_fetch_cancel(struct ocsp_fetch *f);
 int tunnel_ocsp_request(X509 *cert, X509 *issuer, unsigned char **der, size_t *len,
 			struct signet_err *err);
 
-/* The answer cache, shared by all workers (a mutex inside).  key: issuer
+/* The answer cache of one worker (a mutex inside).  key: issuer
  * fingerprint + serial.  Entries live until their nextUpdate. */
 struct ocsp_cache;
 struct ocsp_answer {
@@ -273,12 +284,12 @@ void tunnel_ocsp_cache_put(struct ocsp_cache *oc, const char *key,
 			   const struct ocsp_answer *a);
 struct ocsp_cache *tunnel_ocsp_cache(struct tunnel *t);
 
-/* Stapling (staple.c): the main thread keeps a fresh OCSP response for our
- * certificate; the status callback (any worker) staples a copy. */
+/* Stapling (staple.c): each worker keeps a fresh OCSP response for our
+ * certificate on its loop; the status callback staples a copy. */
 struct tunnel_staple;
 struct tunnel_staple *tunnel_staple_new(struct tunnel *t, struct event_base *base);
 void tunnel_staple_free(struct tunnel_staple *s);
-/* Main thread, after every successful (re)load: aims at creds' certificate. */
+/* Worker, after every successful (re)load: aims at creds' certificate. */
 void tunnel_staple_update(struct tunnel_staple *s, struct tunnel_creds *creds);
 struct tunnel_staple *tunnel_staple(struct tunnel *t);
 int tunnel_staple_status_cb(SSL *ssl, void *arg);
@@ -289,14 +300,16 @@ int tunnel_staple_status_cb(SSL *ssl, void *arg);
 int tunnel_staple_peer(SSL *ssl, STACK_OF(X509) *chain, STACK_OF(X509) *ca_certs,
 		       const char *serial, struct ocsp_answer *a);
 
-/* The status server (status.c): /healthz and /metrics on the main base. */
+/* The status server (status.c): /healthz and /metrics on the master's loop. */
 struct evhttp;
 struct event_base;
 struct evhttp *tunnel_status_start(struct tunnel *t, struct event_base *base,
 				   const char *addr, struct signet_err *err);
 
-/* Accessors used by status.c and conn.c. */
+/* Accessors used by status.c and conn.c.  tunnel_metrics: this process's
+ * slot; tunnel_metrics_slots: every slot (the master's last), to sum. */
 struct tunnel_metrics *tunnel_metrics(struct tunnel *t);
+int tunnel_metrics_slots(struct tunnel *t, struct tunnel_metrics **slots);
 const struct tunnel_config *tunnel_config(struct tunnel *t);
 struct tunnel_creds *tunnel_creds_current(struct tunnel *t); /* new ref */
 int tunnel_draining(struct tunnel *t);
