@@ -95,6 +95,43 @@ test_expect_success 'a stapled "revoked" refuses' '
 	! get $CL_c6 && ! grep -q "hello from the backend" out.txt &&
 	wait_log c6.log "conn tunnel=client .*upstream=\"CN=uprev\".*outcome=refused reason=revoked detail=\"upstream certificate .*keyCompromise.*the response it stapled.*\" ocsp=revoked_stapled$"
 '
+# nginx as the upstream (an independent stapling implementation): it
+# staples whatever ssl_stapling_file holds.
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+	openssl ocsp -issuer ca/intermediate.crt -cert upgood.crt -url "http://127.0.0.1:$OP" \
+		-no_nonce -noverify -respout good-staple.der >/dev/null 2>&1 &&
+	openssl ocsp -issuer ca/intermediate.crt -cert a.crt -url "http://127.0.0.1:$OP" \
+		-no_nonce -noverify -respout other-staple.der >/dev/null 2>&1 || { echo "no staples"; exit 1; }
+	NG1=$(free_port) NG2=$(free_port)
+	start_nginx ngx "
+	server {
+		listen 127.0.0.1:$NG1 ssl;
+		ssl_certificate $TRASH/upgood.chain.pem;
+		ssl_certificate_key $TRASH/upgood.key;
+		ssl_stapling on;
+		ssl_stapling_file $TRASH/good-staple.der;
+		location / { return 200 \"hello from nginx\\n\"; }
+	}
+	server {
+		listen 127.0.0.1:$NG2 ssl;
+		ssl_certificate $TRASH/upgood.chain.pem;
+		ssl_certificate_key $TRASH/upgood.key;
+		ssl_stapling on;
+		ssl_stapling_file $TRASH/other-staple.der;
+		location / { return 200 \"hello from nginx\\n\"; }
+	}" && wait_port 127.0.0.1 $NG1 && wait_port 127.0.0.1 $NG2 || exit 1
+	client n1 $NG1 --ocsp-url "http://127.0.0.1:$DEAD/" || exit 1
+	client n2 $NG2 --ocsp || exit 1
+	test_expect_success 'nginx ssl_stapling_file: its staple is used (responder down)' '
+		get $CL_n1 && grep -q "hello from nginx" out.txt &&
+		wait_log n1.log "conn tunnel=client .*upstream=\"CN=upgood\".*outcome=ok ocsp=good_stapled$"
+	'
+	test_expect_success 'a staple for another certificate is logged as not usable; the responder decides' '
+		get $CL_n2 && grep -q "hello from nginx" out.txt &&
+		wait_log n2.log "ocsp: the OCSP response stapled by the upstream for its certificate \(serial [0-9a-f]+\) is not usable: .*; asking the responder" &&
+		wait_log n2.log "conn tunnel=client .*upstream=\"CN=upgood\".*outcome=ok ocsp=good$"
+	'
+fi
 test_expect_success 'SIGTERM stops the client tunnels cleanly (and, sanitized, without a report)' '
 	for n in c1 c2 c3 c4 c5 c6; do eval "kill -TERM \$TUNNEL_PID_$n"; done &&
 	for n in c1 c2 c3 c4 c5 c6; do wait_log $n.log "stopped: " 200; done &&
