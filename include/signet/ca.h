@@ -62,6 +62,7 @@ int signet_ca_unlock(struct signet_ca *ca, enum signet_ca_signer which,
 
 struct signet_sign_req {
 	X509_REQ *csr;                 /* borrowed */
+	EVP_PKEY *csr_key;             /* borrowed; NULL: the CSR's own */
 	enum signet_profile profile;
 	int days;                      /* 0: the profile's default */
 	const GENERAL_NAMES *sans;     /* NULL: the CSR's own SANs */

@@ -20,6 +20,11 @@ X509 *signet_cert_load(const char *path, struct signet_err *err);
 
 X509_REQ *signet_csr_parse(const unsigned char *data, size_t len,
 			   const char *name, struct signet_err *err);
+/* The same, and the request's public key (*key, the caller's reference;
+ * NULL when it cannot be decoded).  Faster for EC and Ed25519 keys, whose
+ * request then answers X509_REQ_get0_pubkey with NULL: use *key. */
+X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char *name,
+			       EVP_PKEY **key, struct signet_err *err);
 X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
 			   const char *name, struct signet_err *err);
 

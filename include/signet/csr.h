@@ -14,6 +14,8 @@ X509_REQ *signet_csr_create(EVP_PKEY *key, const X509_NAME *subject,
 /* Proof of possession: the CSR's self-signature verifies.  SIGNET_E_SIG
  * when it does not. */
 int signet_csr_verify(X509_REQ *req, struct signet_err *err);
+/* The same with the request's key given (from signet_csr_parse_key). */
+int signet_csr_verify_key(X509_REQ *req, EVP_PKEY *pub, struct signet_err *err);
 
 /* The SANs requested in the CSR's extensionRequest (NULL when none; caller
  * frees with GENERAL_NAMES_free). */

@@ -771,8 +771,8 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 
 	ENSURE(ca->signer_key != NULL, err, SIGNET_E_INTERNAL,
 	       "the CA key is not unlocked");
-	TRY(signet_csr_verify(r->csr, err));
-	pub = X509_REQ_get0_pubkey(r->csr);
+	pub = r->csr_key != NULL ? r->csr_key : X509_REQ_get0_pubkey(r->csr);
+	TRY(signet_csr_verify_key(r->csr, pub, err));
 	TRY(signet_key_check_strength(pub, err));
 	subj = X509_REQ_get_subject_name(r->csr);
 	X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, cn, sizeof(cn));

@@ -6,6 +6,8 @@
  * label, so that a key pasted where a certificate belongs is named as such.
  */
 #include <signet/cert.h>
+
+#include "csr_int.h"
 #include <signet/file.h>
 
 #include <ctype.h>
@@ -214,6 +216,33 @@ X509_REQ *signet_csr_parse(const unsigned char *data, size_t len,
 	return parse_one(data, len, name, labels, "certificate signing request",
 			 (void *(*)(void **, const unsigned char **, long))d2i_X509_REQ,
 			 err);
+}
+
+/* signet_csr_d2i_fast behind parse_one's d2i signature: the key goes
+ * through this thread's slot. */
+static _Thread_local EVP_PKEY *csr_fast_key;
+
+static void *d2i_csr_fast(void **unused, const unsigned char **pp, long len)
+{
+	(void)unused;
+	return signet_csr_d2i_fast(pp, len, &csr_fast_key);
+}
+
+X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char *name,
+			       EVP_PKEY **key, struct signet_err *err)
+{
+	static const char *const labels[] = { "CERTIFICATE REQUEST",
+					      "NEW CERTIFICATE REQUEST", NULL };
+	X509_REQ *req;
+
+	csr_fast_key = NULL;
+	req = parse_one(data, len, name, labels, "certificate signing request", d2i_csr_fast,
+			err);
+	*key = req != NULL ? csr_fast_key : NULL;
+	if (req == NULL)
+		EVP_PKEY_free(csr_fast_key);
+	csr_fast_key = NULL;
+	return req;
 }
 
 X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,

@@ -46,7 +46,11 @@ out:
 
 int signet_csr_verify(X509_REQ *req, struct signet_err *err)
 {
-	EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
+	return signet_csr_verify_key(req, X509_REQ_get0_pubkey(req), err);
+}
+
+int signet_csr_verify_key(X509_REQ *req, EVP_PKEY *pub, struct signet_err *err)
+{
 	int r;
 
 	if (pub == NULL)

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <signet/cert.h>
+#include <signet/csr.h>
 #include <signet/key.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,93 @@ static void test_csr_pem_der(void **state)
 	X509_REQ_free(r);
 }
 
+/* A signed request with a SAN extension, as DER. */
+static unsigned char *csr_der(EVP_PKEY *k, int *len)
+{
+	X509_REQ *r = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+						  "DNS:a.example,IP:10.0.0.1");
+	unsigned char *der = NULL;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"a.example",
+				   -1, -1, 0);
+	X509_REQ_set_subject_name(r, n);
+	X509_REQ_set_pubkey(r, k);
+	sk_X509_EXTENSION_push(exts, san);
+	X509_REQ_add_extensions(r, exts);
+	assert_true(X509_REQ_sign(r, k, EVP_PKEY_get_id(k) == EVP_PKEY_ED25519 ? NULL :
+								      EVP_sha256()) > 0);
+	*len = i2d_X509_REQ(r, &der);
+	assert_true(*len > 0);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(n);
+	X509_REQ_free(r);
+	return der;
+}
+
+/* signet_csr_parse_key reads EC and Ed25519 requests its own way: the key
+ * it returns must be the request's key, the proof of possession must hold,
+ * and tampering must still be caught; other keys go the ordinary way. */
+static void test_csr_parse_key(void **state)
+{
+	const char *types[] = { "EC:P-256", "EC:P-384", "EC:P-521", "ED25519", "RSA" };
+	(void)state;
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		struct signet_err err = { 0 };
+		EVP_PKEY *k, *got = NULL;
+		X509_REQ *req, *plain;
+		unsigned char *der;
+		int len;
+
+		k = strncmp(types[t], "EC:", 3) == 0 ? EVP_EC_gen(types[t] + 3) :
+		    strcmp(types[t], "RSA") == 0     ? EVP_RSA_gen(2048) :
+						       EVP_PKEY_Q_keygen(NULL, NULL, types[t]);
+		assert_non_null(k);
+		der = csr_der(k, &len);
+		req = signet_csr_parse_key(der, (size_t)len, "r.der", &got, &err);
+		assert_non_null(req);
+		assert_non_null(got);
+		assert_int_equal(EVP_PKEY_eq(got, k), 1);
+		/* The fast reader leaves OpenSSL's key slot empty (documented). */
+		if (strcmp(types[t], "RSA") != 0)
+			assert_null(X509_REQ_get0_pubkey(req));
+		ERR_clear_error();
+		assert_int_equal(signet_csr_verify_key(req, got, &err), 0);
+		plain = signet_csr_parse(der, (size_t)len, "r.der", &err);
+		assert_non_null(plain);
+		assert_int_equal(X509_NAME_cmp(X509_REQ_get_subject_name(req),
+					       X509_REQ_get_subject_name(plain)), 0);
+		{
+			GENERAL_NAMES *a = signet_csr_sans(req), *b = signet_csr_sans(plain);
+			assert_int_equal(sk_GENERAL_NAME_num(a), 2);
+			assert_int_equal(sk_GENERAL_NAME_num(b), 2);
+			GENERAL_NAMES_free(a);
+			GENERAL_NAMES_free(b);
+		}
+		X509_REQ_free(req);
+		X509_REQ_free(plain);
+		EVP_PKEY_free(got);
+		got = NULL;
+		/* One flipped byte in the middle of the signed part. */
+		der[len / 3] ^= 0x01;
+		req = signet_csr_parse_key(der, (size_t)len, "r.der", &got, &err);
+		if (req != NULL) {
+			assert_true(got == NULL || signet_csr_verify_key(req, got, &err) < 0);
+			X509_REQ_free(req);
+		}
+		EVP_PKEY_free(got);
+		got = NULL;
+		/* Truncated: refused like the ordinary reader refuses it. */
+		assert_null(signet_csr_parse_key(der, (size_t)len / 2, "half.der", &got, &err));
+		assert_null(got);
+		assert_int_equal(err.code, SIGNET_E_PARSE);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+}
+
 static void test_serial_hex(void **state)
 {
 	ASN1_INTEGER *i = ASN1_INTEGER_new();
@@ -250,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_label),
 		cmocka_unit_test(test_der),
 		cmocka_unit_test(test_csr_pem_der),
+		cmocka_unit_test(test_csr_parse_key),
 		cmocka_unit_test(test_serial_hex),
 		cmocka_unit_test(test_serial_normalize),
 		cmocka_unit_test(test_fingerprint_and_time),

@@ -1,0 +1,204 @@
+/*
+ * csr_fast.c - reading a PKCS#10 request without OpenSSL 3.0's generic
+ * key decoder.
+ *
+ * Why.  d2i_X509_REQ decodes the SubjectPublicKeyInfo through
+ * OSSL_DECODER_CTX_new_for_pkey, which in OpenSSL 3.0 builds a decoder
+ * chain from every provider's decoders on each call: about 90 us and a
+ * stream of shared-lock traffic per request, several times the ECDSA
+ * verification that follows.  For the keys CAs sign by the thousand (EC on
+ * a named curve, Ed25519) the key can be built from its parameters with
+ * EVP_PKEY_fromdata or EVP_PKEY_new_raw_public_key at a tenth of that.
+ *
+ * How.  OpenSSL's ASN.1 templates (asn1t.h) describe the request with the
+ * key left as an AlgorithmIdentifier and a BIT STRING.  The X509_REQ is
+ * then assembled from the parsed parts, and accepted only when its
+ * re-encoded CertificationRequestInfo is byte for byte the one that was
+ * signed, so the proof-of-possession check sees exactly the signed bytes.
+ * Anything else (another key type, explicit curve parameters, a non-DER
+ * encoding, a parse error) goes the ordinary way through d2i_X509_REQ,
+ * which also produces the usual errors.  Nothing here is cryptography: the
+ * parsing, the key and the signature check are OpenSSL's.
+ */
+#include "csr_int.h"
+
+#include <openssl/asn1t.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <string.h>
+
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *bits;
+} SIGNET_SPKI;
+
+typedef struct {
+	ASN1_ENCODING enc; /* the signed bytes, as received */
+	ASN1_INTEGER *version;
+	X509_NAME *subject;
+	SIGNET_SPKI *spki;
+	STACK_OF(X509_ATTRIBUTE) *attrs;
+} SIGNET_CSR_INFO;
+
+typedef struct {
+	SIGNET_CSR_INFO *info;
+	X509_ALGOR *sigalg;
+	ASN1_BIT_STRING *sig;
+} SIGNET_CSR;
+
+ASN1_SEQUENCE(SIGNET_SPKI) = {
+	ASN1_SIMPLE(SIGNET_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(SIGNET_SPKI, bits, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(SIGNET_SPKI)
+
+ASN1_SEQUENCE_enc(SIGNET_CSR_INFO, enc, NULL) = {
+	ASN1_SIMPLE(SIGNET_CSR_INFO, version, ASN1_INTEGER),
+	ASN1_SIMPLE(SIGNET_CSR_INFO, subject, X509_NAME),
+	ASN1_SIMPLE(SIGNET_CSR_INFO, spki, SIGNET_SPKI),
+	/* OPTIONAL as in OpenSSL's X509_REQ_INFO: some old requests omit it. */
+	ASN1_IMP_SET_OF_OPT(SIGNET_CSR_INFO, attrs, X509_ATTRIBUTE, 0),
+} static_ASN1_SEQUENCE_END_ref(SIGNET_CSR_INFO, SIGNET_CSR_INFO)
+
+ASN1_SEQUENCE(SIGNET_CSR) = {
+	ASN1_SIMPLE(SIGNET_CSR, info, SIGNET_CSR_INFO),
+	ASN1_SIMPLE(SIGNET_CSR, sigalg, X509_ALGOR),
+	ASN1_SIMPLE(SIGNET_CSR, sig, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(SIGNET_CSR)
+
+/* The key of a named-curve EC or an Ed25519 SPKI; NULL for anything else. */
+static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki)
+{
+	const ASN1_OBJECT *alg;
+	const void *pval;
+	int ptype, nid;
+	const unsigned char *bits = ASN1_STRING_get0_data(spki->bits);
+	int nbits = ASN1_STRING_length(spki->bits);
+	EVP_PKEY *key = NULL;
+
+	if (nbits <= 0 || (spki->bits->flags & 0x07) != 0) /* whole bytes only */
+		return NULL;
+	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
+	nid = OBJ_obj2nid(alg);
+	if (nid == NID_ED25519 && ptype == V_ASN1_UNDEF && nbits == 32)
+		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, bits, (size_t)nbits);
+	if (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
+		int curve = OBJ_obj2nid(pval);
+		const char *group = curve == NID_X9_62_prime256v1 ? "P-256" :
+				    curve == NID_secp384r1	   ? "P-384" :
+				    curve == NID_secp521r1	   ? "P-521" : NULL;
+		EVP_PKEY_CTX *ctx;
+		OSSL_PARAM params[3];
+
+		if (group == NULL)
+			return NULL;
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+							     (char *)group, 0);
+		params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+							      (void *)bits, (size_t)nbits);
+		params[2] = OSSL_PARAM_construct_end();
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		/* fromdata checks that the point is on the curve. */
+		if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+		    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+			key = NULL;
+		EVP_PKEY_CTX_free(ctx);
+	}
+	return key;
+}
+
+/* Copies the SPKI into req's X509_PUBKEY as it is (no re-encoding). */
+static int set_pubkey(X509_REQ *req, const SIGNET_SPKI *spki)
+{
+	const ASN1_OBJECT *alg;
+	const void *pval;
+	int ptype;
+	ASN1_OBJECT *oid, *param = NULL;
+	unsigned char *bits;
+	int len = ASN1_STRING_length(spki->bits);
+
+	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
+	oid = OBJ_dup(alg);
+	if (ptype == V_ASN1_OBJECT)
+		param = OBJ_dup(pval);
+	bits = OPENSSL_memdup(ASN1_STRING_get0_data(spki->bits), (size_t)len);
+	if (oid == NULL || (ptype == V_ASN1_OBJECT && param == NULL) || bits == NULL ||
+	    !X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req), oid, ptype, param, bits,
+				    len)) {
+		ASN1_OBJECT_free(oid);
+		ASN1_OBJECT_free(param);
+		OPENSSL_free(bits);
+		return 0;
+	}
+	return 1;
+}
+
+static X509_REQ *assemble(const SIGNET_CSR *c)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_ALGOR *sigalg = NULL;
+	ASN1_BIT_STRING *sig = NULL;
+	unsigned char *tbs = NULL;
+	int ok, tbs_len;
+
+	ok = req != NULL && ASN1_INTEGER_get(c->info->version) == X509_REQ_VERSION_1 &&
+	     X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
+	     X509_REQ_set_subject_name(req, c->info->subject) && set_pubkey(req, c->info->spki);
+	for (int i = 0; ok && i < sk_X509_ATTRIBUTE_num(c->info->attrs); i++)
+		ok = X509_REQ_add1_attr(req, sk_X509_ATTRIBUTE_value(c->info->attrs, i));
+	if (ok) {
+		sigalg = X509_ALGOR_dup(c->sigalg);
+		sig = ASN1_STRING_dup(c->sig);
+		ok = sigalg != NULL && sig != NULL && X509_REQ_set1_signature_algo(req, sigalg);
+	}
+	if (ok) {
+		X509_REQ_set0_signature(req, sig);
+		sig = NULL;
+		/* Only what re-encodes to the signed bytes is ours to take. */
+		tbs_len = i2d_re_X509_REQ_tbs(req, &tbs);
+		ok = tbs_len > 0 && tbs_len == c->info->enc.len &&
+		     memcmp(tbs, c->info->enc.enc, (size_t)tbs_len) == 0;
+	}
+	OPENSSL_free(tbs);
+	X509_ALGOR_free(sigalg);
+	ASN1_BIT_STRING_free(sig);
+	if (!ok) {
+		X509_REQ_free(req);
+		req = NULL;
+	}
+	return req;
+}
+
+X509_REQ *signet_csr_d2i_fast(const unsigned char **pp, long len, EVP_PKEY **key)
+{
+	const unsigned char *p = *pp;
+	SIGNET_CSR *c;
+	X509_REQ *req = NULL;
+	EVP_PKEY *k = NULL;
+
+	*key = NULL;
+	ERR_set_mark();
+	c = (SIGNET_CSR *)ASN1_item_d2i(NULL, &p, len, ASN1_ITEM_rptr(SIGNET_CSR));
+	if (c != NULL && c->info->enc.enc != NULL && (k = key_from_spki(c->info->spki)) != NULL)
+		req = assemble(c);
+	ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(SIGNET_CSR));
+	ERR_pop_to_mark();
+	if (req != NULL) {
+		*pp = p;
+		*key = k;
+		return req;
+	}
+	EVP_PKEY_free(k);
+	/* The ordinary way, with OpenSSL's own errors. */
+	p = *pp;
+	req = d2i_X509_REQ(NULL, &p, len);
+	if (req != NULL) {
+		*pp = p;
+		*key = X509_REQ_get0_pubkey(req);
+		if (*key != NULL)
+			EVP_PKEY_up_ref(*key);
+	}
+	return req;
+}
