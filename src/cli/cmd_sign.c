@@ -45,18 +45,23 @@ struct job {
 	const char *path;
 	char stem[256];
 	unsigned char *data; /* the CSR file */
+	EVP_PKEY *key;       /* the CSR's public key */
 	size_t len;
 	X509_REQ *req;
 	X509 *cert;
 	struct signet_err err; /* a worker's failure */
 };
 
-/* What the signing workers share; each takes every nth job. */
+/* What the workers share; each takes every nth job.  Phase 1 signs;
+ * phase 2, after the batch is committed, writes the files. */
 struct pool {
 	struct signet_ca *ca;
 	const struct signet_sign_req *tmpl;
 	struct job *jobs;
-	int njobs, nthreads, failed;
+	int njobs, nthreads, failed, phase;
+	const char *out_dir;
+	char *chain_pem; /* the PEM that follows each certificate in its chain file */
+	size_t chain_len;
 	const char *label;
 };
 
@@ -65,8 +70,41 @@ struct worker {
 	int index;
 };
 
-/* Parses, verifies and signs (the CPU-heavy part) in parallel; recording
- * stays on the main thread, in one transaction. */
+/* DIR/STEM.crt and DIR/STEM.chain.pem, unsynced: the caller syncs the
+ * file system once for the batch. */
+static int write_job(struct pool *p, struct job *j)
+{
+	char crt[4096], chn[4096], f1[300], f2[310];
+	char *pem = NULL, *nb;
+	size_t len = 0;
+	int rc = -1;
+
+	snprintf(f1, sizeof(f1), "%s.crt", j->stem);
+	snprintf(f2, sizeof(f2), "%s.chain.pem", j->stem);
+	if (signet_path_join(crt, sizeof(crt), p->out_dir, f1, &j->err) < 0 ||
+	    signet_path_join(chn, sizeof(chn), p->out_dir, f2, &j->err) < 0 ||
+	    signet_cert_pem_append(j->cert, &pem, &len, &j->err) < 0 ||
+	    signet_file_write(crt, pem, len, 0644, SIGNET_WRITE_NOSYNC, &j->err) < 0)
+		goto out;
+	nb = realloc(pem, len + p->chain_len + 1);
+	if (nb == NULL) {
+		signet_err_set(&j->err, SIGNET_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	pem = nb;
+	memcpy(pem + len, p->chain_pem, p->chain_len);
+	len += p->chain_len;
+	if (signet_file_write(chn, pem, len, 0644, SIGNET_WRITE_NOSYNC, &j->err) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(pem);
+	return rc;
+}
+
+/* Phase 1 parses, verifies and signs (the CPU-heavy part) in parallel;
+ * recording stays on the main thread, in one transaction.  Phase 2 writes
+ * the files of the committed batch in parallel. */
 static void *sign_worker(void *arg)
 {
 	struct worker *w = arg;
@@ -78,9 +116,17 @@ static void *sign_worker(void *arg)
 
 		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
 			break;
-		j->req = signet_csr_parse(j->data, j->len, j->path, &j->err);
+		if (p->phase == 2) {
+			if (write_job(p, j) < 0) {
+				__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
+				break;
+			}
+			continue;
+		}
+		j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, &j->err);
 		if (j->req != NULL) {
 			sr.csr = j->req;
+			sr.csr_key = j->key;
 			sr.name = p->label ? p->label : j->stem;
 			j->cert = signet_ca_build(p->ca, &sr, &j->err);
 		}
@@ -202,6 +248,7 @@ int cmd_sign(int argc, char **argv)
 	GENERAL_NAMES *sans = NULL;
 	struct signet_ca *ca = NULL;
 	struct job *jobs = NULL;
+	struct pool pool = { 0 };
 	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0;
 
 	memset(&sr, 0, sizeof(sr));
@@ -307,7 +354,6 @@ int cmd_sign(int argc, char **argv)
 
 	sr.sans = sans;
 	{
-		struct pool pool;
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		memset(&pool, 0, sizeof(pool));
 		pool.ca = ca;
@@ -332,6 +378,7 @@ int cmd_sign(int argc, char **argv)
 	in_txn = 1;
 	for (int i = 0; i < njobs; i++) {
 		sr.csr = jobs[i].req;
+		sr.csr_key = jobs[i].key;
 		sr.name = label ? label : jobs[i].stem;
 		for (int attempt = 0; signet_ca_record(ca, jobs[i].cert, &sr, &err) < 0; attempt++) {
 			/* A serial collision (2^-127 odds): sign again, fresh serial. */
@@ -352,18 +399,32 @@ int cmd_sign(int argc, char **argv)
 		if (write_outputs(ca, jobs[0].cert, out ? out : (chain ? NULL : "-"), chain, 0,
 				  &err) < 0)
 			goto fail;
+	} else if (njobs == 1) {
+		char crt[4096], chn[4096], f1[300], f2[310];
+		snprintf(f1, sizeof(f1), "%s.crt", jobs[0].stem);
+		snprintf(f2, sizeof(f2), "%s.chain.pem", jobs[0].stem);
+		if (signet_path_join(crt, sizeof(crt), out_dir, f1, &err) < 0 ||
+		    signet_path_join(chn, sizeof(chn), out_dir, f2, &err) < 0 ||
+		    write_outputs(ca, jobs[0].cert, crt, chn, 0, &err) < 0)
+			goto fail;
 	} else {
-		for (int i = 0; i < njobs; i++) {
-			char crt[4096], chn[4096], f1[300], f2[310];
-			snprintf(f1, sizeof(f1), "%s.crt", jobs[i].stem);
-			snprintf(f2, sizeof(f2), "%s.chain.pem", jobs[i].stem);
-			if (signet_path_join(crt, sizeof(crt), out_dir, f1, &err) < 0 ||
-			    signet_path_join(chn, sizeof(chn), out_dir, f2, &err) < 0 ||
-			    write_outputs(ca, jobs[i].cert, crt, chn,
-					  njobs > 1 ? SIGNET_WRITE_NOSYNC : 0, &err) < 0)
+		STACK_OF(X509) *rest = signet_ca_chain(ca);
+		for (int i = 0; i < sk_X509_num(rest); i++)
+			if (signet_cert_pem_append(sk_X509_value(rest, i), &pool.chain_pem,
+						   &pool.chain_len, &err) < 0)
 				goto fail;
+		pool.phase = 2;
+		pool.out_dir = out_dir;
+		if (run_pool(&pool) < 0) {
+			for (int i = 0; i < njobs; i++) {
+				if (jobs[i].err.code != 0) {
+					err = jobs[i].err;
+					break;
+				}
+			}
+			goto fail;
 		}
-		if (njobs > 1) {
+		{
 			int fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fd < 0 || syncfs(fd) != 0) {
 				signet_err_set(&err, SIGNET_E_IO, "%s: sync failed: %s", out_dir,
@@ -376,9 +437,10 @@ int cmd_sign(int argc, char **argv)
 			if (signet_dir_sync(out_dir, &err) < 0)
 				goto fail;
 		}
+	}
+	if (out_dir != NULL)
 		fprintf(stderr, "signet sign: issued %d certificate%s into %s\n", njobs,
 			njobs == 1 ? "" : "s", out_dir);
-	}
 	rc = 0;
 	goto out;
 fail:
@@ -389,9 +451,11 @@ out:
 	for (int i = 0; jobs != NULL && i < njobs; i++) {
 		free(jobs[i].data);
 		X509_REQ_free(jobs[i].req);
+		EVP_PKEY_free(jobs[i].key);
 		X509_free(jobs[i].cert);
 	}
 	free(jobs);
+	free(pool.chain_pem);
 	GENERAL_NAMES_free(sans);
 	signet_ca_free(ca);
 	return rc;
