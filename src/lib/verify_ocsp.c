@@ -68,9 +68,17 @@ static int ask_one(X509 *const *path, int i, int n, const char *tls_ca, json_t *
 	ENSURE_OSSL(der_len > 0, err, SIGNET_E_INTERNAL, "%s: cannot encode the OCSP request",
 		    label);
 	if (signet_ocsp_fetch(url, der, (size_t)der_len, tls_ca, OCSP_TIMEOUT, &resp, &resp_len,
-			      err) < 0 ||
-	    signet_ocsp_check_response(resp, resp_len, cert, issuer, above, req, &st, NULL,
-					err) < 0) {
+			      err) < 0) {
+		/* An unreadable or malformed tls_ca is the caller's file, not a
+		 * revocation status: keep its code (exit 3 or 4). */
+		if (err->code != SIGNET_E_INTERNAL && err->code != SIGNET_E_IO &&
+		    err->code != SIGNET_E_PARSE)
+			err->code = SIGNET_E_REVUNKNOWN;
+		signet_err_prefix(err, "%s: revocation status unknown (OCSP %s)", label, url);
+		goto out;
+	}
+	if (signet_ocsp_check_response(resp, resp_len, cert, issuer, above, req, &st, NULL,
+				       err) < 0) {
 		err->code = err->code == SIGNET_E_INTERNAL ? SIGNET_E_INTERNAL : SIGNET_E_REVUNKNOWN;
 		signet_err_prefix(err, "%s: revocation status unknown (OCSP %s)", label, url);
 		goto out;

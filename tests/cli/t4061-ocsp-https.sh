@@ -105,6 +105,10 @@ test_expect_code 26 'verify --ocsp: an https responder nobody vouches for is rev
 	{ c=$?; cat err.txt; test "$(wc -l <err.txt)" = 1 &&
 		grep -q "revocation status unknown .*TLS certificate is not acceptable: no path to a trusted root" err.txt && exit $c; }
 '
+test_expect_code 3 'verify --ocsp: an --ocsp-ca file that does not exist is a file error' '
+	"$SIGNET" verify vgood.crt --trust vca/root.crt --ocsp --ocsp-ca missing.pem 2>err.txt ||
+	{ c=$?; cat err.txt; grep -q "missing.pem" err.txt && exit $c; }
+'
 test_expect_code 2 'verify: --ocsp-ca without --ocsp is a usage error' '
 	"$SIGNET" verify vgood.crt --trust vca/root.crt --ocsp-ca ca/root.crt
 '
