@@ -82,6 +82,16 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req *r,
 		     struct signet_err *err);
 
+/* signet_ca_record in two steps, for batches: the record of x is computed
+ * (any thread, no database; clear *rec with signet_record_clear), then
+ * inserted (the caller's thread and transaction).  The record's der is
+ * the certificate's encoding, to write out without encoding it again. */
+int signet_ca_record_make(const struct signet_ca *ca, X509 *x,
+			  const struct signet_sign_req *r, struct signet_record *rec,
+			  struct signet_err *err);
+int signet_ca_record_insert(struct signet_ca *ca, const struct signet_record *rec,
+			    struct signet_err *err);
+
 /* Verifies the CSR, applies the profile and policy, signs, records, and
  * returns a fully decoded certificate.
  * Returns the certificate (caller frees) or NULL with err set. */

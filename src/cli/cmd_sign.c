@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <signet/cert.h>
 #include <signet/file.h>
@@ -49,7 +50,8 @@ struct job {
 	size_t len;
 	X509_REQ *req;
 	X509 *cert;
-	struct signet_err err; /* a worker's failure */
+	struct signet_record rec; /* cert's database record, made by the worker */
+	struct signet_err err;    /* a worker's failure */
 };
 
 /* What the workers share; each takes every nth job.  Phase 1 signs;
@@ -70,6 +72,30 @@ struct worker {
 	int index;
 };
 
+/* The PEM of a certificate from its DER, without encoding it again. */
+static int der_to_pem(const unsigned char *der, size_t der_len, char **pem, size_t *len,
+		      struct signet_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+	int rc = -1;
+
+	ENSURE(bio != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	ENSURE_OSSL(PEM_write_bio(bio, "CERTIFICATE", "", der, (long)der_len) > 0, err,
+		    SIGNET_E_INTERNAL, "cannot encode certificate");
+	n = BIO_get_mem_data(bio, &p);
+	*pem = malloc((size_t)n + 1);
+	ENSURE(*pem != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	memcpy(*pem, p, (size_t)n);
+	(*pem)[n] = '\0';
+	*len = (size_t)n;
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
 /* DIR/STEM.crt and DIR/STEM.chain.pem, unsynced: the caller syncs the
  * file system once for the batch. */
 static int write_job(struct pool *p, struct job *j)
@@ -83,7 +109,7 @@ static int write_job(struct pool *p, struct job *j)
 	snprintf(f2, sizeof(f2), "%s.chain.pem", j->stem);
 	if (signet_path_join(crt, sizeof(crt), p->out_dir, f1, &j->err) < 0 ||
 	    signet_path_join(chn, sizeof(chn), p->out_dir, f2, &j->err) < 0 ||
-	    signet_cert_pem_append(j->cert, &pem, &len, &j->err) < 0 ||
+	    der_to_pem(j->rec.der, j->rec.der_len, &pem, &len, &j->err) < 0 ||
 	    signet_file_write(crt, pem, len, 0644, SIGNET_WRITE_NOSYNC, &j->err) < 0)
 		goto out;
 	nb = realloc(pem, len + p->chain_len + 1);
@@ -129,6 +155,11 @@ static void *sign_worker(void *arg)
 			sr.csr_key = j->key;
 			sr.name = p->label ? p->label : j->stem;
 			j->cert = signet_ca_build(p->ca, &sr, &j->err);
+			if (j->cert != NULL &&
+			    signet_ca_record_make(p->ca, j->cert, &sr, &j->rec, &j->err) < 0) {
+				X509_free(j->cert);
+				j->cert = NULL;
+			}
 		}
 		if (j->cert == NULL) {
 			if (j->req != NULL)
@@ -380,13 +411,16 @@ int cmd_sign(int argc, char **argv)
 		sr.csr = jobs[i].req;
 		sr.csr_key = jobs[i].key;
 		sr.name = label ? label : jobs[i].stem;
-		for (int attempt = 0; signet_ca_record(ca, jobs[i].cert, &sr, &err) < 0; attempt++) {
+		for (int attempt = 0; signet_ca_record_insert(ca, &jobs[i].rec, &err) < 0;
+		     attempt++) {
 			/* A serial collision (2^-127 odds): sign again, fresh serial. */
 			if (err.code != SIGNET_E_EXISTS || attempt >= 3)
 				goto fail;
 			X509_free(jobs[i].cert);
+			signet_record_clear(&jobs[i].rec);
 			jobs[i].cert = signet_ca_build(ca, &sr, &err);
-			if (jobs[i].cert == NULL)
+			if (jobs[i].cert == NULL ||
+			    signet_ca_record_make(ca, jobs[i].cert, &sr, &jobs[i].rec, &err) < 0)
 				goto fail;
 		}
 	}
@@ -453,6 +487,7 @@ out:
 		X509_REQ_free(jobs[i].req);
 		EVP_PKEY_free(jobs[i].key);
 		X509_free(jobs[i].cert);
+		signet_record_clear(&jobs[i].rec);
 	}
 	free(jobs);
 	free(pool.chain_pem);

@@ -109,21 +109,31 @@ static int sign_cert(X509 *x, EVP_PKEY *key, struct signet_err *err)
 	return 0;
 }
 
-static int record_cert(struct signet_db *db, X509 *x, const char *issuer_id,
-		       const char *name, const char *profile, time_t now,
-		       struct signet_err *err)
+/*
+ * The record of x, computed from one encoding of it (the fingerprint is
+ * the SHA-256 of that DER), with every string the record's own so that
+ * signet_record_clear frees it.
+ */
+static int make_record(X509 *x, const char *issuer_id, const char *name, const char *profile,
+		       time_t now, struct signet_record *r, struct signet_err *err)
 {
-	struct signet_record r;
 	char subject[1024], sans[2048];
 	GENERAL_NAMES *gn;
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, md[32];
+	unsigned int mdlen = 0;
 	int len, rc = -1;
 	time_t nb = 0, na = 0;
 
-	memset(&r, 0, sizeof(r));
-	signet_serial_hex(X509_get0_serialNumber(x), r.serial, sizeof(r.serial));
-	signet_cert_fingerprint(x, r.fingerprint);
-	snprintf(r.issuer, sizeof(r.issuer), "%s", issuer_id);
+	memset(r, 0, sizeof(*r));
+	r->reason = -1;
+	len = i2d_X509(x, &der);
+	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
+			    mdlen == 32,
+		    err, SIGNET_E_INTERNAL, "cannot encode certificate");
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(r->fingerprint + 2 * i, 3, "%02x", md[i]);
+	signet_serial_hex(X509_get0_serialNumber(x), r->serial, sizeof(r->serial));
+	snprintf(r->issuer, sizeof(r->issuer), "%s", issuer_id);
 	signet_name_format(X509_get_subject_name(x), subject, sizeof(subject));
 	gn = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	sans[0] = '\0';
@@ -132,21 +142,40 @@ static int record_cert(struct signet_db *db, X509 *x, const char *issuer_id,
 	GENERAL_NAMES_free(gn);
 	signet_asn1_time_to_time(X509_get0_notBefore(x), &nb);
 	signet_asn1_time_to_time(X509_get0_notAfter(x), &na);
-	len = i2d_X509(x, &der);
-	ENSURE_OSSL(len > 0, err, SIGNET_E_INTERNAL, "cannot encode certificate");
-	r.name = (char *)name;
-	r.subject = subject;
-	r.sans = sans[0] ? sans : NULL;
-	r.profile = (char *)profile;
-	r.not_before = nb;
-	r.not_after = na;
-	r.issued_at = now;
-	r.der = der;
-	r.der_len = (size_t)len;
-	rc = signet_db_insert(db, &r, err);
+	r->name = name != NULL ? strdup(name) : NULL;
+	r->subject = strdup(subject);
+	r->sans = sans[0] ? strdup(sans) : NULL;
+	r->profile = strdup(profile);
+	ENSURE((name == NULL || r->name != NULL) && r->subject != NULL &&
+		       (sans[0] == '\0' || r->sans != NULL) && r->profile != NULL,
+	       err, SIGNET_E_INTERNAL, "out of memory");
+	r->not_before = nb;
+	r->not_after = na;
+	r->issued_at = now;
+	r->der = malloc((size_t)len);
+	ENSURE(r->der != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	memcpy(r->der, der, (size_t)len);
+	r->der_len = (size_t)len;
+	rc = 0;
 out:
 	OPENSSL_free(der);
 	ERR_clear_error();
+	if (rc < 0)
+		signet_record_clear(r);
+	return rc;
+}
+
+static int record_cert(struct signet_db *db, X509 *x, const char *issuer_id,
+		       const char *name, const char *profile, time_t now,
+		       struct signet_err *err)
+{
+	struct signet_record r;
+	int rc;
+
+	if (make_record(x, issuer_id, name, profile, now, &r, err) < 0)
+		return -1;
+	rc = signet_db_insert(db, &r, err);
+	signet_record_clear(&r);
 	return rc;
 }
 
@@ -841,6 +870,20 @@ int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req
 {
 	return record_cert(ca->db, x, ca->signer_id, r->name, signet_profile_name(r->profile),
 			   r->now ? r->now : time(NULL), err);
+}
+
+int signet_ca_record_make(const struct signet_ca *ca, X509 *x,
+			  const struct signet_sign_req *r, struct signet_record *rec,
+			  struct signet_err *err)
+{
+	return make_record(x, ca->signer_id, r->name, signet_profile_name(r->profile),
+			   r->now ? r->now : time(NULL), rec, err);
+}
+
+int signet_ca_record_insert(struct signet_ca *ca, const struct signet_record *rec,
+			    struct signet_err *err)
+{
+	return signet_db_insert(ca->db, rec, err);
 }
 
 /* A full parse of x's encoding: an object whose public key is decoded. */
