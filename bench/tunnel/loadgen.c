@@ -13,7 +13,9 @@
  *         another for SECONDS; prints requests/s and p50/p99 latency.
  *   bulk  one connection fetches PATH and counts the body; prints MiB/s.
  *   idle  opens COUNT connections (one small request each, kept alive),
- *         prints "ready", and holds them until stdin closes.
+ *         prints "ready open N errors E", and holds them until stdin
+ *         closes.  A connection the server does not complete within 10 s
+ *         counts as an error.
  *
  * Blocking sockets and one thread per worker keep the client simple and
  * identical for all servers; it shares the machine with the server, which
@@ -35,6 +37,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +50,7 @@ static int threads = 8;
 static long count = 1000;
 static atomic_long ok_count, err_count;
 static atomic_int stop;
+static const struct timeval io_timeout = { 10, 0 };
 
 static double now(void)
 {
@@ -63,6 +67,10 @@ static SSL *tls_connect(void)
 	if (fd < 0)
 		return NULL;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A server that cannot take one more connection (out of descriptors,
+	 * over its maxconn) must cost an error, not hang the run. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
 	if (connect(fd, (struct sockaddr *)&addr, addr_len) < 0) {
 		close(fd);
 		return NULL;

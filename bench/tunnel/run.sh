@@ -7,7 +7,9 @@
 #
 # Per server and round: full mTLS handshakes/s (+ one small request each),
 # kept-alive small requests (req/s, p50/p99), bulk download MiB/s, and RSS
-# per idle connection.  Prints the median of the rounds and signet's ratio
+# per idle connection (10,000 of them by default): the growth of the RSS
+# summed over the server's whole process tree (nginx's and signet's master
+# and workers alike), divided by the connections that stayed open.  Prints the median of the rounds and signet's ratio
 # to each peer.  Everything listens on 127.0.0.1 and is stopped at exit.
 #
 # usage: bench/tunnel/run.sh [--rounds N] [--seconds S] [--idle N]
@@ -17,7 +19,7 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
-ROUNDS=3 SECS=5 IDLE=2000 BULK_MIB=1024 PEERS="signet nginx haproxy stunnel"
+ROUNDS=3 SECS=5 IDLE=10000 BULK_MIB=1024 PEERS="signet nginx haproxy stunnel"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift 2 ;;
@@ -41,6 +43,16 @@ cleanup() {
 }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+# Each server holds two descriptors per idle connection (client side and
+# backend) in one process (HAProxy, stunnel) or spread over its workers
+# (signet; nginx needs one, its upstream connections are pooled); the load
+# generator holds one per connection.  Say so when the limit cannot hold it.
+HAPROXY_MAXCONN=$((IDLE + 100))
+if [ "$NOFILE" != unlimited ] && [ $((2 * IDLE + 100)) -gt "$NOFILE" ]; then
+	HAPROXY_MAXCONN=$(((NOFILE - 100) / 2)) # it refuses to start when 2 * maxconn does not fit
+	echo "note: RLIMIT_NOFILE is $NOFILE: a single-process server (HAProxy, stunnel) cannot hold $IDLE idle connections; its figure is per connection it did hold" >&2
+fi
 
 LOADGEN=${LOADGEN:-}
 if [ -z "$LOADGEN" ]; then
@@ -75,7 +87,7 @@ mkdir -p backend/logs backend/tmp
 cat >backend/nginx.conf <<EOF
 daemon off; worker_processes 1; pid $W/backend/nginx.pid;
 error_log $W/backend/logs/error.log error;
-events { worker_connections 30000; }
+events { worker_connections $((2 * IDLE + 1000)); }
 http {
 	access_log off; sendfile on; tcp_nodelay on;
 	keepalive_requests 100000000; keepalive_timeout 600s;
@@ -108,8 +120,8 @@ start_peer() { # name port -> sets PEER_PID
 		cat >"$W/ngx/nginx.conf" <<EOF
 worker_processes 2; pid $W/ngx/nginx.pid; daemon off;
 error_log $W/ngx/logs/error.log error;
-worker_rlimit_nofile 100000;
-events { worker_connections 30000; }
+worker_rlimit_nofile $NOFILE;
+events { worker_connections $((IDLE + 1000)); }
 http {
 	access_log $W/ngx/logs/access.log;
 	client_body_temp_path $W/ngx/tmp/b; proxy_temp_path $W/ngx/tmp/p;
@@ -135,7 +147,7 @@ EOF
 		cat >"$W/haproxy.cfg" <<EOF
 global
 	nbthread 2
-	maxconn 9000
+	maxconn $HAPROXY_MAXCONN
 	ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
 defaults
 	mode tcp
@@ -177,16 +189,25 @@ EOF
 	wait_port "$p" || { echo "$name did not start:"; cat "$W/$name.log" "$W/ngx/logs/error.log" 2>/dev/null | tail -5; return 1; }
 }
 
+tree() { # the process and all its descendants
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1" || true); do tree "$p"; done
+}
+
 stop_peer() {
+	local procs
+	procs=$(tree "$PEER_PID")
 	kill "$PEER_PID" 2>/dev/null || true
 	for _ in $(seq 50); do kill -0 "$PEER_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$PEER_PID" 2>/dev/null || true
+	# (workers too, so that none outlives its round and loads the next)
+	for p in $procs; do kill -9 "$p" 2>/dev/null || true; done
 	wait "$PEER_PID" 2>/dev/null || true
 }
 
-rss_kb() { # the process and its children
+rss_kb() { # summed over the process and all its descendants
 	local total=0 p
-	for p in $1 $(pgrep -P "$1" || true); do
+	for p in $(tree "$1"); do
 		total=$((total + $(awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)))
 	done
 	echo $total
