@@ -696,7 +696,7 @@ static void ocsp_begin(struct conn *c)
 	if (cfg->mode == TUNNEL_CLIENT &&
 	    tunnel_staple_peer(bufferevent_openssl_get_ssl(c->tls), c->chain, c->creds->ca_certs,
 			       c->serial, &a) == 1) {
-		tunnel_ocsp_cache_put(tunnel_ocsp_cache(t), c->ocsp_key, &a);
+		tunnel_ocsp_share(t, c->ocsp_key, &a);
 		ocsp_verdict(c, &a, 2);
 		return;
 	}

@@ -1,8 +1,8 @@
 /*
  * staple.c - OCSP stapling of the server's own certificate.
  *
- * The main thread keeps one signed OCSP response for the certificate in
- * use: fetched from --staple-url or the certificate's AIA responder with
+ * The loop given to tunnel_staple_new (each worker process's) keeps one
+ * signed OCSP response for the certificate in use: fetched from --staple-url or the certificate's AIA responder with
  * the same asynchronous request as the client checks (ocsp.c), checked by
  * signet_ocsp_check_response against the issuer (found after the leaf in
  * --cert, or in --client-ca), and refreshed half-way to its nextUpdate (at
@@ -11,7 +11,7 @@
  * removes a valid staple.  Without a responder nothing is stapled.  An
  * "unknown" answer is not stapled (retried); "revoked" is, as it is true.
  *
- * Workers only read: tunnel_staple_status_cb copies the DER under `lock`
+ * Handshakes only read: tunnel_staple_status_cb copies the DER under `lock`
  * into the SSL (OpenSSL takes ownership of the copy), and only when the
  * handshake's certificate is the one the response is for and the response
  * is still within its validity.  A reload that changes the certificate
@@ -43,7 +43,7 @@ struct tunnel_staple {
 	struct ocsp_fetcher *fetcher;
 	struct event *timer;
 	struct ocsp_fetch *fetch;
-	/* main thread only: what we fetch for */
+	/* the owning loop only: what we fetch for */
 	X509 *issuer;
 	STACK_OF(X509) *trust;
 	char *url;
