@@ -112,12 +112,61 @@ struct enc {
 };
 
 
+/*
+ * The RFC 5280 time string of t: UTCTime "YYMMDDHHMMSSZ" for 1950-2049,
+ * GeneralizedTime "YYYYMMDDHHMMSSZ" otherwise; returns its length, 0 when
+ * t is out of range.  Calendar arithmetic (days to civil date, H. Hinnant's
+ * algorithm) instead of ASN1_TIME_set, whose gmtime and BIO_snprintf were
+ * a fifth of the time of a million-entry CRL.
+ */
+static size_t time_string(int64_t t, char out[16])
+{
+	int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+	int64_t secs = t - days * 86400, z = days + 719468, era, yy;
+	unsigned doe, yoe, doy, mp, d, m, f[6];
+	size_t n = 0;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	yy = (int64_t)yoe + era * 400 + (m <= 2);
+	if (yy < 0 || yy > 9999)
+		return 0;
+	if (yy < 1950 || yy > 2049) {
+		out[n++] = (char)('0' + yy / 1000);
+		out[n++] = (char)('0' + yy / 100 % 10);
+	}
+	f[0] = (unsigned)(yy % 100);
+	f[1] = m;
+	f[2] = d;
+	f[3] = (unsigned)(secs / 3600);
+	f[4] = (unsigned)(secs / 60 % 60);
+	f[5] = (unsigned)(secs % 60);
+	for (int i = 0; i < 6; i++) {
+		out[n++] = (char)('0' + f[i] / 10);
+		out[n++] = (char)('0' + f[i] % 10);
+	}
+	out[n++] = 'Z';
+	out[n] = '\0';
+	return n;
+}
+
 static int enc_time(struct enc *e, int64_t t)
 {
 	unsigned char *p = e->tder;
+	char str[16];
+	size_t n;
+
 	if (e->tlen > 0 && t == e->last_t)
 		return 0;
-	if (ASN1_TIME_set(e->time, (time_t)t) == NULL)
+	n = time_string(t, str);
+	/* OpenSSL checks the string and encodes it. */
+	if (n == 0 || (n == 13 ? ASN1_UTCTIME_set_string(e->time, str)
+			       : ASN1_GENERALIZEDTIME_set_string(e->time, str)) != 1)
 		return -1;
 	if (i2d_ASN1_TIME(e->time, NULL) > (int)sizeof(e->tder))
 		return -1;

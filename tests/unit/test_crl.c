@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <openssl/asn1.h>
 #include <openssl/x509v3.h>
 #include <signet/ca.h>
 #include <signet/cert.h>
@@ -200,6 +201,75 @@ static void test_entries(void **state)
 	free(base);
 }
 
+/* Revocation dates come out exactly as OpenSSL's own ASN1_TIME_set encodes
+ * them: UTCTime through 2049, GeneralizedTime outside 1950-2049, leap days,
+ * the ends of years and of centuries, and a spread of other times. */
+static void test_revocation_dates(void **state)
+{
+	struct fx *f = *state;
+	struct signet_err err = { 0 };
+	int64_t times[64];
+	int n = 0;
+	X509_CRL *crl;
+	STACK_OF(X509_REVOKED) *rev;
+	const int64_t fixed[] = {
+		1,           /* 1970-01-01 00:00:01 */
+		951782400,   /* 2000-02-29 00:00:00 (a leap day of a century year) */
+		946684799,   /* 1999-12-31 23:59:59 */
+		946684800,   /* 2000-01-01 00:00:00 */
+		1709210096,  /* 2024-02-29 12:34:56 */
+		2524607999,  /* 2049-12-31 23:59:59: last UTCTime */
+		2524608000,  /* 2050-01-01 00:00:00: first GeneralizedTime */
+		4107542400,  /* 2100-03-01 00:00:00 (2100 is not a leap year) */
+		-631152000,  /* 1950-01-01 00:00:00: first UTCTime */
+		-631152001,  /* 1949-12-31 23:59:59: GeneralizedTime */
+		-86400,      /* 1969-12-31 00:00:00 */
+		253402300799 /* 9999-12-31 23:59:59 */
+	};
+	uint64_t x = 88172645463325252ULL; /* xorshift: a fixed spread of times */
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		times[n++] = fixed[i];
+	while (n < 48) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		times[n++] = (int64_t)(x % 5000000000ULL) - 1000000000;
+	}
+	for (int i = 0; i < n; i++) {
+		char serial[32];
+		snprintf(serial, sizeof(serial), "5%04x", i);
+		add_record(f->ca, serial);
+		assert_int_equal(signet_db_revoke(signet_ca_db(f->ca), serial,
+						  SIGNET_REASON_SUPERSEDED, times[i], 0, &err), 0);
+	}
+	crl = build(f, NULL, 0, NULL, NULL, NULL);
+	rev = X509_CRL_get_REVOKED(crl);
+	assert_int_equal(sk_X509_REVOKED_num(rev), n);
+	for (int k = 0; k < n; k++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(rev, k);
+		char hex[80];
+		int i;
+		ASN1_TIME *want;
+		unsigned char *a = NULL, *b = NULL;
+		int la, lb;
+		signet_serial_hex(X509_REVOKED_get0_serialNumber(r), hex, sizeof(hex));
+		i = (int)strtol(hex + 1, NULL, 16);
+		assert_true(hex[0] == '5' && i >= 0 && i < n);
+		want = ASN1_TIME_set(NULL, (time_t)times[i]);
+		assert_non_null(want);
+		la = i2d_ASN1_TIME(X509_REVOKED_get0_revocationDate(r), &a);
+		lb = i2d_ASN1_TIME(want, &b);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, (size_t)la);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		ASN1_TIME_free(want);
+	}
+	X509_CRL_free(crl);
+}
+
 static void test_reason_names(void **state)
 {
 	(void)state;
@@ -235,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test_setup_teardown(test_empty_and_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revocation_dates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
