@@ -78,9 +78,8 @@ struct conn {
 	uint64_t bytes_in, bytes_out; /* read from / written to `down` */
 	enum tunnel_reason reason;
 	int verified;
-	char detail[256];
+	char *detail;              /* why it was refused or failed (malloc'ed, or NULL) */
 	char peer[64];
-	struct sockaddr_storage peer_ss, local_ss;
 	char subject[192];
 	char serial[72];
 	STACK_OF(X509) *chain;     /* --ocsp: the verified path, leaf first */
@@ -131,13 +130,17 @@ static void set_reason(struct conn *c, enum tunnel_reason r, const char *fmt, ..
 	__attribute__((format(printf, 3, 4)));
 static void set_reason(struct conn *c, enum tunnel_reason r, const char *fmt, ...)
 {
+	char buf[256];
 	va_list ap;
 	if (c->reason != R_NONE)
 		return; /* the first cause is the one to report */
 	c->reason = r;
 	va_start(ap, fmt);
-	vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* Allocated only here: most connections end without one, and an
+	 * idle connection should hold no more than it needs. */
+	c->detail = buf[0] ? strdup(buf) : NULL;
 }
 
 /* Quotes s for the log line: double quotes and backslashes escaped,
@@ -183,7 +186,7 @@ static void log_conn(struct conn *c)
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->start, &d);
 	quote(subj, sizeof(subj), c->subject);
-	quote(det, sizeof(det), c->detail);
+	quote(det, sizeof(det), c->detail ? c->detail : "");
 	tunnel_log("conn tunnel=%s worker=%d peer=%s %s=%s serial=%s tls=%s cipher=%s "
 		   "bytes_in=%llu bytes_out=%llu duration=%ld.%03lds outcome=%s%s%s%s%s%s%s",
 		   cfg->mode == TUNNEL_SERVER ? "server" : "client", c->w->idx, c->peer,
@@ -195,7 +198,7 @@ static void log_conn(struct conn *c)
 		   (long)d.tv_sec, (long)(d.tv_usec / 1000), outcome,
 		   c->reason != R_NONE ? " reason=" : "",
 		   c->reason != R_NONE ? tunnel_reason_name(c->reason) : "",
-		   c->detail[0] ? " detail=" : "", c->detail[0] ? det : "",
+		   c->detail ? " detail=" : "", c->detail ? det : "",
 		   c->ocsp_note ? " ocsp=" : "", c->ocsp_note ? c->ocsp_note : "");
 }
 
@@ -229,6 +232,7 @@ static void conn_finish(struct conn *c)
 	if (c->up != NULL)
 		bufferevent_free(c->up);
 	tunnel_creds_unref(c->creds);
+	free(c->detail);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -535,8 +539,17 @@ static void connect_backend(struct conn *c)
 	bufferevent_setcb(c->up, read_cb, write_cb, event_cb, c);
 	if (tunnel_config(t)->proxy_protocol) {
 		unsigned char hdr[1024];
-		int n = tunnel_proxy_v2(hdr, sizeof(hdr), (struct sockaddr *)&c->peer_ss,
-					(struct sockaddr *)&c->local_ss, ssl,
+		struct sockaddr_storage peer, local; /* asked now: not kept per connection */
+		socklen_t pl = sizeof(peer), ll = sizeof(local);
+		int n, dfd = bufferevent_getfd(c->down);
+		if (getpeername(dfd, (struct sockaddr *)&peer, &pl) < 0 ||
+		    getsockname(dfd, (struct sockaddr *)&local, &ll) < 0) {
+			set_reason(c, R_TLS_EOF, "client closed before the backend was ready");
+			conn_finish(c);
+			return;
+		}
+		n = tunnel_proxy_v2(hdr, sizeof(hdr), (struct sockaddr *)&peer,
+					(struct sockaddr *)&local, ssl,
 					SSL_get0_peer_certificate(ssl));
 		if (n < 0 || bufferevent_write(c->up, hdr, (size_t)n) < 0) {
 			set_reason(c, R_INTERNAL, "cannot build the PROXY protocol header");
@@ -963,15 +976,11 @@ static struct conn *conn_new(struct tunnel_worker *w, int fd, struct sockaddr *s
 			     int salen)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	socklen_t ll = sizeof(c->local_ss);
 
 	if (c == NULL)
 		return NULL;
 	c->w = w;
 	gettimeofday(&c->start, NULL);
-	if (salen > 0 && (size_t)salen <= sizeof(c->peer_ss))
-		memcpy(&c->peer_ss, sa, (size_t)salen);
-	getsockname(fd, (struct sockaddr *)&c->local_ss, &ll);
 	tunnel_format_addr(sa, c->peer, sizeof(c->peer));
 	c->next = w->conns;
 	if (w->conns)
