@@ -25,9 +25,9 @@
  * failure, never a pass.
  *
  * Caching.  Signatures on CA certificates (not leaves, which rarely repeat)
- * that verified are remembered in the trust store, keyed by SHA-256 of the
- * issuer's DER followed by the subject's DER: the exact bytes, so a cache
- * hit means the same two certificates.  X509_verify_cert is given a
+ * that verified are remembered in the trust store, keyed by the SHA-256 of
+ * the issuer's DER and that of the subject's DER: the exact bytes, so a
+ * cache hit means the same two certificates.  X509_verify_cert is given a
  * no-op signature callback, since every edge of the path it sees was
  * already checked here; its chain is compared with ours afterwards.
  */
@@ -337,21 +337,18 @@ static void profile_memo_set(struct signet_trust *t, X509 *x, int role)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* Key of "issuer's key verified subject's signature": both exact DERs. */
+/* Key of "issuer's key verified subject's signature": the SHA-256 of
+ * both exact DERs, side by side. */
 static int cache_key(struct signet_trust *t, X509 *issuer, X509 *subject,
-		     unsigned char key[32])
+		     unsigned char key[64])
 {
-	unsigned char both[64];
-	unsigned int kl = 0;
-
-	if (!der_sha256(t, issuer, both) || !der_sha256(t, subject, both + 32))
-		return 0;
-	return EVP_Digest(both, sizeof(both), key, &kl, EVP_sha256(), NULL) && kl == 32;
+	return der_sha256(t, issuer, key) && der_sha256(t, subject, key + 32);
 }
 
-static size_t cache_slot(const unsigned char key[32])
+static size_t cache_slot(const unsigned char key[64])
 {
-	return ((size_t)key[0] | (size_t)key[1] << 8 | (size_t)key[2] << 16) % SIGCACHE_SLOTS;
+	return ((size_t)(key[0] ^ key[32]) | (size_t)(key[1] ^ key[33]) << 8 |
+		(size_t)(key[2] ^ key[34]) << 16) % SIGCACHE_SLOTS;
 }
 
 /* ---- the per-call search ---- */
@@ -379,7 +376,7 @@ struct vctx {
 
 static int sig_ok(struct vctx *v, X509 *issuer, X509 *subject, int cacheable)
 {
-	unsigned char key[32];
+	unsigned char key[64];
 	size_t slot = 0;
 	EVP_PKEY *pk;
 	int ok;
@@ -388,7 +385,7 @@ static int sig_ok(struct vctx *v, X509 *issuer, X509 *subject, int cacheable)
 	if (cacheable) {
 		slot = cache_slot(key);
 		pthread_mutex_lock(&v->t->lock);
-		ok = v->t->cache[slot].used && memcmp(v->t->cache[slot].key, key, 32) == 0;
+		ok = v->t->cache[slot].used && memcmp(v->t->cache[slot].key, key, 64) == 0;
 		if (ok)
 			v->t->hits++;
 		else
@@ -407,7 +404,7 @@ static int sig_ok(struct vctx *v, X509 *issuer, X509 *subject, int cacheable)
 	ERR_clear_error();
 	if (ok && cacheable) {
 		pthread_mutex_lock(&v->t->lock);
-		memcpy(v->t->cache[slot].key, key, 32);
+		memcpy(v->t->cache[slot].key, key, 64);
 		v->t->cache[slot].used = 1;
 		pthread_mutex_unlock(&v->t->lock);
 	}

@@ -20,7 +20,7 @@ struct signet_psl {
 #define SIGCACHE_SLOTS 4096 /* direct-mapped; a collision only costs a re-check */
 
 struct sigcache_slot {
-	unsigned char key[32]; /* SHA-256(issuer DER || subject DER) */
+	unsigned char key[64]; /* SHA-256(issuer DER), SHA-256(subject DER) */
 	int used;
 };
 
