@@ -37,6 +37,13 @@ openssl req -in "$C/csr/ec.csr" -outform DER -out "$C/csr/ec.der"
 openssl req -new -newkey rsa:2048 -nodes -keyout rsa.key -subj "/CN=rsa.example.com" \
 	-addext "subjectAltName=DNS:rsa.example.com,email:a@example.com" \
 	-out "$C/csr/rsa.csr" 2>/dev/null
+# the fast reader's other key types (signet_csr_parse_key): Ed25519 and P-384
+"$SIGNET" key new --type ed25519 --out ed.pem
+"$SIGNET" csr --key ed.pem --subject "CN=ed.example.com" --san dns:ed.example.com \
+	--out "$C/csr/ed25519.csr"
+"$SIGNET" key new --type ec-p384 --out p384.pem
+"$SIGNET" csr --key p384.pem --subject "CN=p384.example.com" --san uri:spiffe://example.org/w \
+	--out "$C/csr/p384.csr"
 
 # CRLs: PEM and DER, with and without entries
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out crlca.key 2>/dev/null
