@@ -171,7 +171,9 @@ static void *sign_worker(void *arg)
 	return NULL;
 }
 
-static int run_pool(struct pool *p)
+/* Runs the pool's phase on every job; on failure *err is the first
+ * failed job's error. */
+static int run_pool(struct pool *p, struct signet_err *err)
 {
 	pthread_t tids[16];
 	struct worker ws[16];
@@ -191,7 +193,15 @@ static int run_pool(struct pool *p)
 	for (int t = 1; t < p->nthreads; t++)
 		if (started[t])
 			pthread_join(tids[t], NULL);
-	return p->failed ? -1 : 0;
+	if (!p->failed)
+		return 0;
+	for (int i = 0; i < p->njobs; i++) {
+		if (p->jobs[i].err.code != 0) {
+			*err = p->jobs[i].err;
+			break;
+		}
+	}
+	return -1;
 }
 
 static void stem_of(const char *path, char *out, size_t size)
@@ -394,15 +404,8 @@ int cmd_sign(int argc, char **argv)
 		pool.label = label;
 		/* Threads pay off from a few dozen CSRs; one thread below that. */
 		pool.nthreads = njobs < 64 ? 1 : (int)(cpus < 1 ? 1 : cpus > 16 ? 16 : cpus);
-		if (run_pool(&pool) < 0) {
-			for (int i = 0; i < njobs; i++) {
-				if (jobs[i].err.code != 0) {
-					err = jobs[i].err;
-					break;
-				}
-			}
+		if (run_pool(&pool, &err) < 0)
 			goto fail;
-		}
 	}
 	if (signet_db_begin(signet_ca_db(ca), &err) < 0)
 		goto fail;
@@ -449,15 +452,8 @@ int cmd_sign(int argc, char **argv)
 				goto fail;
 		pool.phase = 2;
 		pool.out_dir = out_dir;
-		if (run_pool(&pool) < 0) {
-			for (int i = 0; i < njobs; i++) {
-				if (jobs[i].err.code != 0) {
-					err = jobs[i].err;
-					break;
-				}
-			}
+		if (run_pool(&pool, &err) < 0)
 			goto fail;
-		}
 		{
 			int fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fd < 0 || syncfs(fd) != 0) {
