@@ -31,6 +31,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,10 @@ int main(int argc, char **argv)
 	pthread_t *tids;
 	struct rlimit rl;
 	double t0, el;
+
+	/* A server that closes a connection on us (out of descriptors) must
+	 * cost an error, not kill the run with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (argc < 3)
 		usage();

@@ -226,7 +226,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		bulk=$("$LOADGEN" bulk "127.0.0.1:$p" "${LG[@]}" --path /bulk)
 		before=$(rss_kb "$PEER_PID")
 		coproc IDLEGEN { "$LOADGEN" idle "127.0.0.1:$p" "${LG[@]}" --threads 8 --count "$IDLE"; }
-		read -r idle_line <&"${IDLEGEN[0]}"
+		read -r idle_line <&"${IDLEGEN[0]}" || idle_line="ready open 0 (the load generator failed)"
 		sleep 1
 		after=$(rss_kb "$PEER_PID")
 		exec {IDLEGEN[1]}>&-
