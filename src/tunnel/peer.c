@@ -1,8 +1,9 @@
 /*
  * peer.c - the tunnel's door to signet's verifier (include/signet/verify.h):
  * one trust store per credential set, and signet_verify for every peer, so
- * the one verifier of signet explains every refusal.  The trust store is
- * shared by all worker threads (signet_verify is thread-safe on it).
+ * the one verifier of signet explains every refusal.  Each worker process
+ * has its own copy of the credentials and so of the trust store
+ * (signet_verify is also thread-safe on one).
  */
 #include "tunnel.h"
 

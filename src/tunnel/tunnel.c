@@ -66,6 +66,7 @@
 #define STAPLE_WAIT 2.0 /* seconds a worker waits for its staple to be fetched */
 #define KILL_GRACE 5    /* seconds after the drain deadline before SIGKILL */
 #define RESPAWN_DELAY 1 /* seconds */
+#define ACCEPT_PAUSE_MS 500 /* after accept() ran out of descriptors */
 
 enum { CTL_RELOAD = 1, CTL_RELOADED, CTL_DRAIN, CTL_STOP, CTL_OCSP };
 
@@ -118,7 +119,8 @@ struct tunnel {
 	/* a worker */
 	struct tunnel_worker w;
 	int ctl; /* the worker's end of the socketpair, or -1 */
-	struct event *w_ctl, *w_term, *w_deadline, *w_wait;
+	struct event *w_ctl, *w_term, *w_deadline, *w_wait, *w_resume;
+	time_t w_accept_logged;
 	int w_terms;
 	int w_accepting;
 	int w_ack_pending;
@@ -350,6 +352,36 @@ static void wait_for_staple(struct tunnel *t)
 	event_add(t->w_wait, &tick);
 }
 
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	if (t->w.listener != NULL && t->w_accepting)
+		evconnlistener_enable(t->w.listener);
+}
+
+/* accept() failed for a reason libevent does not retry: out of file
+ * descriptors (EMFILE, ENFILE) or memory.  The connection stays queued and
+ * the socket readable, so a listener left on would spin at 100% CPU;
+ * pause it instead (as nginx does) and log at most once a second.  The
+ * connections already open are not affected. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct tunnel *t = ((struct tunnel_worker *)arg)->t; /* the listener's argument */
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	time_t now = time(NULL);
+
+	evconnlistener_disable(l);
+	evtimer_add(t->w_resume, &tv);
+	if (now != t->w_accept_logged) {
+		t->w_accept_logged = now;
+		tunnel_log("worker %d: accept: %s (%lld connections open); pausing new "
+			   "connections for %d ms",
+			   t->self, evutil_socket_error_to_string(e),
+			   (long long)t->w.nconns, ACCEPT_PAUSE_MS);
+	}
+}
+
 static void worker_reload(struct tunnel *t, unsigned gen)
 {
 	struct signet_err err;
@@ -533,8 +565,10 @@ static int worker_run(struct tunnel *t, struct signet_err *err)
 	t->w_term = evsignal_new(w->base, SIGTERM, worker_term_cb, t);
 	t->w_deadline = evtimer_new(w->base, worker_deadline_cb, t);
 	t->w_wait = event_new(w->base, -1, EV_PERSIST, wait_cb, t);
-	ENSURE(t->w_ctl && t->w_term && t->w_deadline && t->w_wait, err, SIGNET_E_INTERNAL,
-	       "out of memory");
+	t->w_resume = evtimer_new(w->base, accept_resume_cb, t);
+	ENSURE(t->w_ctl && t->w_term && t->w_deadline && t->w_wait && t->w_resume, err,
+	       SIGNET_E_INTERNAL, "out of memory");
+	evconnlistener_set_error_cb(w->listener, accept_error_cb);
 	event_add(t->w_ctl, NULL);
 	evsignal_add(t->w_term, NULL);
 	signal(SIGINT, SIG_IGN);
@@ -881,7 +915,7 @@ static void tunnel_free(struct tunnel *t)
 	tunnel_staple_free(t->staple);
 	tunnel_ocsp_cache_free(t->ocsp_cache);
 	tunnel_ocsp_fetcher_free(t->w.fetcher);
-	struct event *wevs[] = { t->w_ctl, t->w_term, t->w_deadline, t->w_wait };
+	struct event *wevs[] = { t->w_ctl, t->w_term, t->w_deadline, t->w_wait, t->w_resume };
 	for (size_t i = 0; i < sizeof(wevs) / sizeof(wevs[0]); i++)
 		if (wevs[i] != NULL)
 			event_free(wevs[i]);

@@ -225,7 +225,6 @@ struct tunnel_worker {
 	struct conn *conns; /* doubly linked, for the forced close at the deadline */
 };
 
-
 /* conn.c: the accept callback of a worker's listener, and the forced close
  * of every connection of a worker (drain deadline). */
 void tunnel_conn_accept(struct evconnlistener *l, int fd, struct sockaddr *sa,

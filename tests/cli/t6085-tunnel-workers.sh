@@ -2,8 +2,9 @@
 # t6085-tunnel-workers.sh - the server tunnel as a master process and worker
 # processes: --workers N forks N workers that share the port; /metrics sums
 # them; --max-conns counts all workers together; a worker that dies is
-# logged and started again while the others keep serving; a master killed
-# with SIGKILL leaves no orphan worker behind.
+# logged and started again while the others keep serving; a worker out of
+# descriptors pauses accepting instead of spinning; a master killed with
+# SIGKILL leaves no orphan worker behind.
 . "$(dirname "$0")/lib.sh"
 . "$SIGNET_SRCDIR/tests/cli/t6000-tunnel-pki.sh"
 command -v curl >/dev/null || test_skip_all "no curl"
@@ -90,6 +91,52 @@ test_expect_success '--max-conns counts the connections of all workers together'
 	wait_log "$TRASH/lim.log" "reason=connection_limit detail=\"more than 4 connections open\"" &&
 	grep "reason=connection_limit" "$TRASH/lim.log" | grep -q "worker=0" &&
 	grep "reason=connection_limit" "$TRASH/lim.log" | grep -q "worker=1"
+'
+
+# A worker out of file descriptors pauses accepting instead of spinning on
+# the readable listening socket, and takes connections again once some
+# have closed.
+printf '#!/bin/sh\nulimit -n 48\nexec "%s" "$@"\n' "$SIGNET" >"$TRASH/fewfds"
+chmod +x "$TRASH/fewfds"
+P3=$(free_port)
+REAL_SIGNET=$SIGNET SIGNET=$TRASH/fewfds
+start_tunnel few server --listen "127.0.0.1:$P3" --to "127.0.0.1:$ECHO_PORT" \
+	--cert "$PKI/server.crt" --key "$PKI/server.key" --client-ca "$PKI/ca.crt" \
+	--workers 1 || exit 1
+SIGNET=$REAL_SIGNET
+test_expect_success 'out of descriptors: accepts pause (no spinning), and resume' '
+	W=$(pgrep -P $TUNNEL_PID_few) && test -n "$W" &&
+	python3 - "$P3" "$PKI" "$W" >few.out <<-PY &&
+	import socket, ssl, sys, time
+	port, pki, w = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
+	ctx.load_cert_chain(pki + "/billing.crt", pki + "/billing.key")
+	def cpu():
+	    f = open("/proc/%s/stat" % w).read().rsplit(")", 1)[1].split()
+	    return (int(f[11]) + int(f[12])) / 100.0
+	held, raw = [], []
+	for i in range(30):
+	    try:
+	        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=2), server_hostname="localhost")
+	        s.sendall(b"ping")
+	        if s.recv(4) != b"ping": break
+	        held.append(s)
+	    except (OSError, ssl.SSLError):
+	        break
+	# the descriptors are used up: these wait in the backlog
+	for i in range(3):
+	    raw.append(socket.create_connection(("127.0.0.1", port)))
+	c0 = cpu(); time.sleep(2); c1 = cpu()
+	print("held %d cpu_while_full %.2f" % (len(held), c1 - c0))
+	for s in held + raw: s.close()
+	time.sleep(1)
+	s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="localhost")
+	s.sendall(b"ping"); print("after: %r" % s.recv(4))
+	PY
+	cat few.out &&
+	grep -q "after: b.ping." few.out &&
+	awk "/cpu_while_full/ { exit !(\$4 + 0 < 0.5) }" few.out &&
+	grep -q "worker 0: accept: Too many open files .*pausing new connections" "$TRASH/few.log"
 '
 
 test_expect_success 'a master killed with SIGKILL leaves no orphan worker' '
