@@ -26,6 +26,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <signet/cert.h>
 #include <signet/key.h>
 #include <stdlib.h>
@@ -255,9 +256,143 @@ static long base_find(const struct enc *e, const char *serial)
 	return -1;
 }
 
+/*
+ * The database walk and the entry encoding run on two threads: the walk
+ * (this thread, in signet_db_each_revoked's callback) copies rows into one
+ * batch while an encoder thread encodes the other, in order, into e->out.
+ * Each thread touches its own state: the walk the base-CRL marks, the
+ * encoder the encoder state; batches change hands under the mutex.  If the
+ * thread cannot start, rows are encoded right here.
+ */
+#define PIPE_ROWS 4096
+#define PIPE_SERIAL 132 /* hex digits of signet_serial_to_bytes' 64 bytes, + NUL */
+
+struct pipe_row {
+	char serial[PIPE_SERIAL];
+	int reason;
+	int64_t revoked_at, invalidity;
+};
+
+struct pipe {
+	struct enc *e;
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pipe_row *rows[2];
+	size_t count[2];
+	int full[2]; /* batch handed to the encoder and not yet encoded */
+	int fill;    /* the batch the walk fills */
+	int done, started, failed;
+	struct signet_err enc_err, walk_err;
+};
+
+static void *pipe_encoder(void *arg)
+{
+	struct pipe *pp = arg;
+	int k = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&pp->mu);
+		while (!pp->full[k] && !pp->done)
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (!pp->full[k]) {
+			pthread_mutex_unlock(&pp->mu);
+			break;
+		}
+		pthread_mutex_unlock(&pp->mu);
+		for (size_t i = 0; !pp->e->failed && i < pp->count[k]; i++) {
+			const struct pipe_row *r = &pp->rows[k][i];
+			if (enc_entry(pp->e, r->serial, r->revoked_at, r->reason, r->invalidity) < 0)
+				pp->e->failed = 1;
+		}
+		pthread_mutex_lock(&pp->mu);
+		pp->full[k] = 0;
+		if (pp->e->failed)
+			pp->failed = 1;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+		k ^= 1;
+	}
+	return NULL;
+}
+
+/* Hands the batch being filled to the encoder and waits for the other. */
+static int pipe_hand_off(struct pipe *pp)
+{
+	int failed;
+
+	pthread_mutex_lock(&pp->mu);
+	pp->full[pp->fill] = 1;
+	pthread_cond_broadcast(&pp->cv);
+	pp->fill ^= 1;
+	while (pp->full[pp->fill])
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	pp->count[pp->fill] = 0;
+	failed = pp->failed;
+	pthread_mutex_unlock(&pp->mu);
+	return failed ? -1 : 0;
+}
+
+static int pipe_start(struct pipe *pp, struct enc *e)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->e = e;
+	pp->rows[0] = malloc(PIPE_ROWS * sizeof(struct pipe_row));
+	pp->rows[1] = malloc(PIPE_ROWS * sizeof(struct pipe_row));
+	if (pp->rows[0] == NULL || pp->rows[1] == NULL)
+		return 0; /* encode inline */
+	pthread_mutex_init(&pp->mu, NULL);
+	pthread_cond_init(&pp->cv, NULL);
+	pp->walk_err.code = SIGNET_OK;
+	{
+		struct signet_err *mine = e->err;
+		e->err = &pp->enc_err;
+		pp->started = pthread_create(&pp->tid, NULL, pipe_encoder, pp) == 0;
+		if (!pp->started) {
+			e->err = mine;
+			pthread_mutex_destroy(&pp->mu);
+			pthread_cond_destroy(&pp->cv);
+		}
+	}
+	return pp->started;
+}
+
+/* Encodes what is left and stops the encoder; -1 when it failed. */
+static int pipe_finish(struct pipe *pp, struct signet_err *err)
+{
+	int rc = 0;
+
+	if (pp->started) {
+		if (pp->count[pp->fill] > 0 && !pp->failed)
+			(void)pipe_hand_off(pp);
+		pthread_mutex_lock(&pp->mu);
+		pp->done = 1;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+		pthread_join(pp->tid, NULL);
+		pthread_mutex_destroy(&pp->mu);
+		pthread_cond_destroy(&pp->cv);
+		pp->e->err = err;
+		if (pp->e->failed) {
+			*err = pp->enc_err;
+			rc = -1;
+		} else if (pp->walk_err.code != SIGNET_OK) {
+			*err = pp->walk_err;
+			rc = -1;
+		}
+	}
+	free(pp->rows[0]);
+	free(pp->rows[1]);
+	return rc;
+}
+
 static int on_revoked(const struct signet_revoked *r, void *ctx)
 {
-	struct enc *e = ctx;
+	struct pipe *pp = ctx;
+	struct enc *e = pp->e;
+	struct pipe_row *row;
+	size_t n;
+
 	if (e->base != NULL) {
 		long i = base_find(e, r->serial);
 		if (i >= 0) {
@@ -267,10 +402,26 @@ static int on_revoked(const struct signet_revoked *r, void *ctx)
 				return 0;
 		}
 	}
-	if (enc_entry(e, r->serial, r->revoked_at, r->reason, r->invalidity_date) < 0) {
-		e->failed = 1;
+	if (!pp->started) {
+		if (enc_entry(e, r->serial, r->revoked_at, r->reason, r->invalidity_date) < 0) {
+			e->failed = 1;
+			return 1;
+		}
+		return 0;
+	}
+	n = strlen(r->serial);
+	if (n >= PIPE_SERIAL) {
+		signet_err_set(&pp->walk_err, SIGNET_E_DB,
+			       "database serial '%.40s...' is too long for a CRL entry", r->serial);
 		return 1;
 	}
+	row = &pp->rows[pp->fill][pp->count[pp->fill]++];
+	memcpy(row->serial, r->serial, n + 1);
+	row->reason = r->reason;
+	row->revoked_at = r->revoked_at;
+	row->invalidity = r->invalidity_date;
+	if (pp->count[pp->fill] == PIPE_ROWS && pipe_hand_off(pp) < 0)
+		return 1;
 	return 0;
 }
 
@@ -493,10 +644,18 @@ int signet_crl_build(const struct signet_crl_opts *o, unsigned char **der, size_
 	headroom = CRL_HEADROOM_MIN + (size_t)name_len + aidlen + (size_t)tu_len + (size_t)nu_len;
 	TRY(buf_reserve(&e.out, headroom, err));
 	e.out.len = headroom;
-	if (signet_db_each_revoked(o->db, o->issuer_id, on_revoked, &e, err) != 0) {
-		if (!e.failed && err->code == SIGNET_OK)
-			signet_err_set(err, SIGNET_E_DB, "reading revocations failed");
-		goto out;
+	{
+		struct pipe pp;
+		int walk;
+		(void)pipe_start(&pp, &e);
+		walk = signet_db_each_revoked(o->db, o->issuer_id, on_revoked, &pp, err);
+		if (pipe_finish(&pp, err) < 0)
+			goto out;
+		if (walk != 0) {
+			if (!e.failed && err->code == SIGNET_OK)
+				signet_err_set(err, SIGNET_E_DB, "reading revocations failed");
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < e.n_base; i++) {
 		/* In the base, revoked no more: released from hold. */

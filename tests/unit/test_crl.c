@@ -270,6 +270,57 @@ static void test_revocation_dates(void **state)
 	X509_CRL_free(crl);
 }
 
+/* More entries than one batch of the walk/encode pipeline (4096 rows):
+ * every entry arrives once, with its own date and reason, and a delta on
+ * top of that base holds just the one new revocation. */
+static void test_many_entries(void **state)
+{
+	struct fx *f = *state;
+	struct signet_err err = { 0 };
+	struct signet_crl_info info;
+	const int n = 9000;
+	unsigned char *base = NULL, *seen = calloc((size_t)n, 1);
+	size_t base_len = 0;
+	X509_CRL *crl;
+	STACK_OF(X509_REVOKED) *rev;
+
+	assert_int_equal(signet_db_begin(signet_ca_db(f->ca), &err), 0);
+	for (int i = 0; i < n; i++) {
+		char serial[32];
+		snprintf(serial, sizeof(serial), "6%05x", i);
+		add_record(f->ca, serial);
+		assert_int_equal(signet_db_revoke(signet_ca_db(f->ca), serial, i % 6,
+						  1700000000 + i, 0, &err), 0);
+	}
+	assert_int_equal(signet_db_commit(signet_ca_db(f->ca), &err), 0);
+	crl = build(f, NULL, 0, &info, &base, &base_len);
+	rev = X509_CRL_get_REVOKED(crl);
+	assert_int_equal(sk_X509_REVOKED_num(rev), n);
+	for (int k = 0; k < n; k++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(rev, k);
+		ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+		char hex[80];
+		time_t t;
+		int i;
+		signet_serial_hex(X509_REVOKED_get0_serialNumber(r), hex, sizeof(hex));
+		i = (int)strtol(hex + 1, NULL, 16);
+		assert_true(hex[0] == '6' && i >= 0 && i < n && !seen[i]);
+		seen[i] = 1;
+		assert_int_equal(signet_asn1_time_to_time(X509_REVOKED_get0_revocationDate(r), &t), 0);
+		assert_int_equal((long)t, 1700000000L + i);
+		assert_int_equal(reason ? ASN1_ENUMERATED_get(reason) : 0, i % 6);
+		ASN1_ENUMERATED_free(reason);
+	}
+	X509_CRL_free(crl);
+	assert_int_equal(signet_db_revoke(signet_ca_db(f->ca), f->serial[2],
+					  SIGNET_REASON_SUPERSEDED, 1700003000, 0, &err), 0);
+	crl = build(f, base, base_len, &info, NULL, NULL);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	X509_CRL_free(crl);
+	free(base);
+	free(seen);
+}
+
 static void test_reason_names(void **state)
 {
 	(void)state;
@@ -306,6 +357,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_and_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revocation_dates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
