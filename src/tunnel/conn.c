@@ -290,9 +290,15 @@ static void conn_close_after_flush(struct conn *c, struct bufferevent *eof_side)
  * evbuffer_read and per loop iteration, which caps a bulk transfer far
  * below what the crypto allows; here one wakeup reads up to READ_BURST
  * straight into the TLS side's output buffer (no intermediate copy), in
- * 64 KiB reservations that become 16 KiB TLS records.
+ * 64 KiB reservations that become 16 KiB TLS records.  The first read of a
+ * wakeup reserves only READ_FIRST: a small reply (the common case on a
+ * kept-alive connection) then costs a 4 KiB chain, not a 64 KiB one that
+ * glibc gives back to the kernel and takes again (brk and page faults on
+ * every request).  Chain sizes leave room for libevent's chain header,
+ * which it adds before rounding the allocation up to a power of two.
  */
-#define READ_CHUNK (64 * 1024)
+#define READ_FIRST (4 * 1024 - 256)
+#define READ_CHUNK (64 * 1024 - 256)
 #define READ_BURST (256 * 1024)
 
 static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -303,15 +309,19 @@ static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	while (total < READ_BURST) {
 		struct evbuffer_iovec v;
+		size_t want = total == 0 ? READ_FIRST : READ_CHUNK;
 		ssize_t n;
-		if (evbuffer_reserve_space(out, READ_CHUNK, &v, 1) < 1)
+		if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
 			break;
+		if (v.iov_len > want)
+			v.iov_len = want; /* (a larger free tail: still stop at want) */
 		n = recv(fd, v.iov_base, v.iov_len, 0);
 		if (n > 0) {
-			v.iov_len = (size_t)n;
+			size_t got = (size_t)n;
+			v.iov_len = got;
 			evbuffer_commit_space(out, &v, 1);
-			total += (size_t)n;
-			if ((size_t)n < READ_CHUNK)
+			total += got;
+			if (got < want)
 				break; /* drained for now */
 			continue;
 		}
@@ -335,7 +345,12 @@ static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
 		plain_pause(c);
 }
 
-/* Moves what `from` has read to `to`, with back pressure. */
+/* Moves what `from` has read to `to`, with back pressure.  Towards the
+ * plain side, when nothing is queued there, the bytes are written at once:
+ * a small request then costs one write(2) instead of arming the write
+ * event, waiting a loop turn for it, writing and disarming it (two
+ * epoll_ctl calls and a wakeup fewer per request).  Whatever the socket
+ * does not take is queued behind, in order, as before. */
 static void relay(struct conn *c, struct bufferevent *from, struct bufferevent *to)
 {
 	struct evbuffer *in = bufferevent_get_input(from);
@@ -345,6 +360,13 @@ static void relay(struct conn *c, struct bufferevent *from, struct bufferevent *
 	if (n == 0)
 		return;
 	count(c, from == c->down, n);
+	if (to == c->plain && evbuffer_get_length(out) == 0) {
+		(void)evbuffer_write(in, bufferevent_getfd(to)); /* errors: the bufferevent sees them */
+		if (evbuffer_get_length(in) == 0) {
+			touch(c);
+			return;
+		}
+	}
 	evbuffer_add_buffer(out, in);
 	touch(c);
 	if (evbuffer_get_length(out) >= HIGH_WM)
