@@ -14,6 +14,7 @@
 #include <signet/file.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: signet crl [options]\n"
@@ -30,6 +31,35 @@ static const char usage[] =
 	"                    what the root signed, e.g. the intermediate)\n"
 	"  --dir DIR         CA directory (default: $SIGNET_DIR, else ./signet-ca)\n"
 	"  --pass-file FILE  CA key passphrase (also $SIGNET_PASS_FILE)\n";
+
+/*
+ * Keeps the complete CRL as the base of later deltas.  When it was just
+ * written as DER to a file, the base is a second name (hard link) for
+ * that file: the same bytes, without writing tens of megabytes again.
+ * Otherwise (PEM, stdout, another file system) a copy.  Neither is
+ * fsync'ed: after a crash an older complete CRL may remain, and a delta
+ * against an older base lists a superset of the changes, which is still
+ * correct for holders of either base.  load_base checks that the base is
+ * a complete CRL signed by this CA, whatever later happens to the file.
+ */
+static int keep_base(const char *der_file, const char *basepath, const unsigned char *der,
+		     size_t der_len, struct signet_err *err)
+{
+	if (der_file != NULL && strcmp(der_file, "-") != 0) {
+		char tmp[4300];
+		int linked;
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.link.%ld", basepath, (long)getpid()) >=
+		    sizeof(tmp))
+			return signet_file_write(basepath, der, der_len, 0644, SIGNET_WRITE_NOSYNC,
+						 err);
+		(void)unlink(tmp);
+		linked = link(der_file, tmp) == 0 && rename(tmp, basepath) == 0;
+		(void)unlink(tmp); /* gone after a rename, unless both names were one file */
+		if (linked)
+			return 0;
+	}
+	return signet_file_write(basepath, der, der_len, 0644, SIGNET_WRITE_NOSYNC, err);
+}
 
 int cmd_crl(int argc, char **argv)
 {
@@ -148,10 +178,7 @@ int cmd_crl(int argc, char **argv)
 			goto fail;
 		}
 	}
-	/* The base copy is not fsync'ed: after a crash an older complete CRL
-	 * may remain, and a delta against an older base lists a superset of
-	 * the changes, which is still correct for holders of either base. */
-	if (!delta && signet_file_write(basepath, der, der_len, 0644, SIGNET_WRITE_NOSYNC, &err) < 0)
+	if (!delta && keep_base(as_der ? out : NULL, basepath, der, der_len, &err) < 0)
 		goto fail;
 	if (strcmp(out, "-") != 0) {
 		if (delta)

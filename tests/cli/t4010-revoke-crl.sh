@@ -78,6 +78,27 @@ test_expect_success 'a truncated CRL given to signet show is a clear parse error
 	code=$(exit_code "$SIGNET" show trunc.der 2>err.txt) &&
 	test "$code" != 0 && test -s err.txt && grep -q "trunc.der" err.txt
 '
+test_expect_success 'a DER CRL file is also the delta base (a hard link), PEM gets a copy' '
+	"$SIGNET" crl --der --out base.der &&
+	test "$(stat -c %i base.der)" = "$(stat -c %i "$SIGNET_DIR/crl-full.der")" &&
+	"$SIGNET" crl --out base.pem &&
+	test "$(stat -c %i base.der)" != "$(stat -c %i "$SIGNET_DIR/crl-full.der")" &&
+	openssl crl -in base.pem -outform DER | cmp - "$SIGNET_DIR/crl-full.der" &&
+	! ls "$SIGNET_DIR" | grep -q "\.link\."
+'
+test_expect_success 'a CRL written over the base path itself leaves one file and a working delta' '
+	"$SIGNET" crl --der --out "$SIGNET_DIR/crl-full.der" &&
+	! ls "$SIGNET_DIR" | grep -q "\.link\." &&
+	"$SIGNET" crl --delta --der --out d2.der &&
+	openssl crl -inform DER -in d2.der -noout -text | grep -q "Delta CRL Indicator"
+'
+test_expect_success 'a base file overwritten with garbage makes --delta a clear error' '
+	"$SIGNET" crl --der --out base2.der &&
+	echo garbage >base2.der &&
+	code=$(exit_code "$SIGNET" crl --delta --out d3.pem 2>err.txt) &&
+	test "$code" = 4 && grep -q "base CRL" err.txt &&
+	"$SIGNET" crl --out fresh.pem && "$SIGNET" crl --delta --out d4.pem
+'
 test_expect_success 'revoke and crl have --help' '
 	"$SIGNET" revoke --help | grep -q "usage: signet revoke" &&
 	"$SIGNET" crl --help | grep -q "usage: signet crl"
