@@ -149,4 +149,13 @@ test_expect_success 'a master killed with SIGKILL leaves no orphan worker' '
 	test $left = 0 &&
 	! (exec 3<>/dev/tcp/127.0.0.1/$P) 2>/dev/null
 '
+test_expect_success 'SIGTERM: master and workers exit cleanly (and, sanitized, without a report)' '
+	L=$TUNNEL_PID_lim && kids=$(pgrep -P $L) && test -n "$kids" &&
+	kill -TERM $L &&
+	wait_log "$TRASH/lim.log" "stopped: [0-9]+ connections served, 0 open at exit" 200 &&
+	for i in $(seq 100); do kill -0 $L 2>/dev/null || break; sleep 0.1; done &&
+	! kill -0 $L 2>/dev/null &&
+	for k in $kids; do ! kill -0 $k 2>/dev/null || exit 1; done &&
+	! grep -E "Sanitizer|runtime error" "$TRASH/lim.log" "$LOG" "$TRASH/few.log"
+'
 test_done
