@@ -65,10 +65,12 @@ test_expect_success 'an upstream from a CA we do not trust is refused' '
 	! curl -sS --max-time 10 http://127.0.0.1:$C3/ >out 2>&1 &&
 	wait_log "$TRASH/stranger.log" "outcome=refused reason=untrusted"
 '
+# (started out here: a tunnel started inside a test body's subshell would
+# not be stopped by the cleanup at exit)
+P5=$(free_port)
+start_tunnel rogue client --listen "127.0.0.1:$P5" --to "localhost:$N" \
+	--cert "$PKI/rogue.crt" --key "$PKI/rogue.key" --ca "$PKI/ca.crt" || exit 1
 test_expect_success 'nginx refuses a client tunnel without a client certificate it trusts' '
-	P5=$(free_port) &&
-	start_tunnel rogue client --listen "127.0.0.1:$P5" --to "localhost:$N" \
-		--cert "$PKI/rogue.crt" --key "$PKI/rogue.key" --ca "$PKI/ca.crt" &&
 	curl -sS --max-time 10 http://127.0.0.1:$P5/ >out 2>&1 &&
 	grep -q "400 The SSL certificate error" out && ! grep -q "verify=SUCCESS" out
 '
