@@ -47,9 +47,14 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	command -v curl >/dev/null || test_skip_all "no curl"
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || test_skip_all "no nginx"
 	OP=$(free_port) HP=$(free_port)
+	# Started here, not inside a test body: a body runs in a subshell, so
+	# the servers' test_on_exit cleanups would be lost and they would
+	# outlive the test.
+	fixture=broken
+	rev_pki --ocsp-url "https://127.0.0.1:$HP/" && https_ocsp_certs &&
+		start_ocsp ocsp "$OP" && start_https_ocsp ngx "$HP" "$OP" ocsp-tls && fixture=ok
 	test_expect_success 'the fixture: a CA, nginx TLS certificates, a responder behind nginx' '
-		rev_pki --ocsp-url "https://127.0.0.1:$HP/" && https_ocsp_certs &&
-		start_ocsp ocsp "$OP" && start_https_ocsp ngx "$HP" "$OP" ocsp-tls
+		test "$fixture" = ok
 	'
 	test_expect_success 'curl trusting the CA gets a verifiable OCSP answer through nginx' '
 		openssl ocsp -issuer ca/intermediate.crt -cert a.crt -no_nonce -reqout req.der \
