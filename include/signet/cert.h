@@ -28,6 +28,11 @@ X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char
 X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
 			   const char *name, struct signet_err *err);
 
+/* PEM of DER bytes under a label ("CERTIFICATE", "X509 CRL"), without
+ * parsing them: *pem is malloc'ed and NUL-terminated. */
+int signet_pem_encode(const char *label, const unsigned char *der, size_t der_len,
+		      char **pem, size_t *pem_len, struct signet_err *err);
+
 /* PEM of one certificate appended to a growing buffer. */
 int signet_cert_pem_append(X509 *cert, char **buf, size_t *len,
 			   struct signet_err *err);

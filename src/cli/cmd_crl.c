@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 #include <openssl/pem.h>
+#include <signet/cert.h>
 #include <signet/crl.h>
 #include <signet/file.h>
 #include <stdlib.h>
@@ -158,25 +159,9 @@ int cmd_crl(int argc, char **argv)
 			goto fail;
 	} else {
 		/* PEM straight from the DER: no parse of a million entries. */
-		BIO *bio = BIO_new(BIO_s_mem());
-		char *mem = NULL;
-		long n;
-		if (bio == NULL || PEM_write_bio(bio, PEM_STRING_X509_CRL, "", der, (long)der_len) <= 0) {
-			BIO_free(bio);
-			signet_err_ossl(&err, SIGNET_E_INTERNAL, "cannot encode the CRL as PEM");
+		if (signet_pem_encode(PEM_STRING_X509_CRL, der, der_len, &pem, &pem_len, &err) < 0 ||
+		    signet_file_write(out, pem, pem_len, 0644, 0, &err) < 0)
 			goto fail;
-		}
-		n = BIO_get_mem_data(bio, &mem);
-		pem_len = (size_t)n;
-		pem = malloc(pem_len);
-		if (pem != NULL)
-			memcpy(pem, mem, pem_len);
-		BIO_free(bio);
-		if (pem == NULL || signet_file_write(out, pem, pem_len, 0644, 0, &err) < 0) {
-			if (pem == NULL)
-				signet_err_set(&err, SIGNET_E_INTERNAL, "out of memory");
-			goto fail;
-		}
 	}
 	if (!delta && keep_base(as_der ? out : NULL, basepath, der, der_len, &err) < 0)
 		goto fail;

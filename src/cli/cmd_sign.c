@@ -72,30 +72,6 @@ struct worker {
 	int index;
 };
 
-/* The PEM of a certificate from its DER, without encoding it again. */
-static int der_to_pem(const unsigned char *der, size_t der_len, char **pem, size_t *len,
-		      struct signet_err *err)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *p;
-	long n;
-	int rc = -1;
-
-	ENSURE(bio != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-	ENSURE_OSSL(PEM_write_bio(bio, "CERTIFICATE", "", der, (long)der_len) > 0, err,
-		    SIGNET_E_INTERNAL, "cannot encode certificate");
-	n = BIO_get_mem_data(bio, &p);
-	*pem = malloc((size_t)n + 1);
-	ENSURE(*pem != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-	memcpy(*pem, p, (size_t)n);
-	(*pem)[n] = '\0';
-	*len = (size_t)n;
-	rc = 0;
-out:
-	BIO_free(bio);
-	return rc;
-}
-
 /* DIR/STEM.crt and DIR/STEM.chain.pem, unsynced: the caller syncs the
  * file system once for the batch. */
 static int write_job(struct pool *p, struct job *j)
@@ -109,7 +85,8 @@ static int write_job(struct pool *p, struct job *j)
 	snprintf(f2, sizeof(f2), "%s.chain.pem", j->stem);
 	if (signet_path_join(crt, sizeof(crt), p->out_dir, f1, &j->err) < 0 ||
 	    signet_path_join(chn, sizeof(chn), p->out_dir, f2, &j->err) < 0 ||
-	    der_to_pem(j->rec.der, j->rec.der_len, &pem, &len, &j->err) < 0 ||
+	    signet_pem_encode(PEM_STRING_X509, j->rec.der, j->rec.der_len, &pem, &len,
+			      &j->err) < 0 ||
 	    signet_file_write(crt, pem, len, 0644, SIGNET_WRITE_NOSYNC, &j->err) < 0)
 		goto out;
 	nb = realloc(pem, len + p->chain_len + 1);

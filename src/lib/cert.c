@@ -254,6 +254,30 @@ X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
 			 err);
 }
 
+int signet_pem_encode(const char *label, const unsigned char *der, size_t der_len,
+		      char **pem, size_t *pem_len, struct signet_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+	int rc = -1;
+
+	*pem = NULL;
+	ENSURE(bio != NULL && der_len < INT32_MAX, err, SIGNET_E_INTERNAL, "out of memory");
+	ENSURE_OSSL(PEM_write_bio(bio, label, "", der, (long)der_len) > 0, err, SIGNET_E_INTERNAL,
+		    "cannot encode the %s as PEM", label);
+	n = BIO_get_mem_data(bio, &p);
+	*pem = malloc((size_t)n + 1);
+	ENSURE(*pem != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	memcpy(*pem, p, (size_t)n);
+	(*pem)[n] = '\0';
+	*pem_len = (size_t)n;
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
 int signet_cert_pem_append(X509 *cert, char **buf, size_t *len,
 			   struct signet_err *err)
 {
