@@ -363,7 +363,11 @@ static int pipe_finish(struct pipe *pp, struct signet_err *err)
 	int rc = 0;
 
 	if (pp->started) {
-		if (pp->count[pp->fill] > 0 && !pp->failed)
+		int failed;
+		pthread_mutex_lock(&pp->mu);
+		failed = pp->failed;
+		pthread_mutex_unlock(&pp->mu);
+		if (pp->count[pp->fill] > 0 && !failed)
 			(void)pipe_hand_off(pp);
 		pthread_mutex_lock(&pp->mu);
 		pp->done = 1;
