@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 #include <openssl/asn1.h>
+#include <sqlite3.h>
 #include <openssl/x509v3.h>
 #include <signet/ca.h>
 #include <signet/cert.h>
@@ -331,6 +332,50 @@ static void test_reason_names(void **state)
 	assert_string_equal(signet_reason_name(7), "unknown");
 }
 
+/* A record the encoder cannot encode (a serial that is not hex), after
+ * more than a batch of good ones: the encoder thread's error comes back
+ * as the build's, and nothing half-built is returned. */
+static void test_bad_serial_in_database(void **state)
+{
+	struct fx *f = *state;
+	struct signet_crl_opts o;
+	struct signet_err err = { 0 };
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	assert_int_equal(signet_db_begin(signet_ca_db(f->ca), &err), 0);
+	for (int i = 0; i < 5000; i++) {
+		char serial[32];
+		snprintf(serial, sizeof(serial), "7%05x", i);
+		add_record(f->ca, serial);
+		assert_int_equal(signet_db_revoke(signet_ca_db(f->ca), serial, 1, 1700000000 + i, 0,
+						  &err), 0);
+	}
+	add_record(f->ca, "7zz");
+	assert_int_equal(signet_db_commit(signet_ca_db(f->ca), &err), 0);
+	{
+		/* signet_db_revoke refuses such a serial; a damaged database need not. */
+		char path[300];
+		sqlite3 *db;
+		snprintf(path, sizeof(path), "%s/signet.db", f->dir);
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "UPDATE certs SET status = 1, revoked_at = "
+						  "1800000000, reason = 1 WHERE serial = '7zz'",
+					      NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_changes(db), 1);
+		sqlite3_close(db);
+	}
+	memset(&o, 0, sizeof(o));
+	o.issuer = signet_ca_signer_cert(f->ca);
+	o.key = signet_ca_signer_key(f->ca);
+	o.db = signet_ca_db(f->ca);
+	o.issuer_id = signet_ca_signer_id(f->ca);
+	assert_int_equal(signet_crl_build(&o, &der, &len, NULL, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_DB);
+	assert_non_null(strstr(err.msg, "7zz"));
+	assert_null(der);
+}
+
 static void test_wrong_key(void **state)
 {
 	struct fx *f = *state;
@@ -358,6 +403,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revocation_dates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_serial_in_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
