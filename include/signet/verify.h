@@ -84,6 +84,9 @@ int signet_verify_report(struct signet_trust *trust, X509 *leaf,
 void signet_trust_cache_stats(struct signet_trust *trust, unsigned long *hits,
 			      unsigned long *misses);
 
+/* How many path checks took the fast path (no X509_verify_cert run). */
+unsigned long signet_trust_fast_paths(struct signet_trust *trust);
+
 /*
  * Name matching rules (RFC 6125 / RFC 9525, CA/B Forum), exposed for tests
  * and other units.  All return 1 for yes, 0 for no.

@@ -12,7 +12,9 @@
  * then judged in full: validity at the requested time, signet's profile
  * rules (verify_profile.c), OpenSSL's X509_verify_cert restricted to
  * exactly that path (one anchor, the path's intermediates) for basic and
- * name constraints, policies and CRLs, and the leaf's names
+ * name constraints, policies and CRLs (or, for a path where those reduce
+ * to per-certificate tests, the same tests applied directly: see
+ * fast_check), and the leaf's names
  * (verify_name.c).  The first path that passes wins; when none does, the
  * error of the first complete path is reported, or, when no path reached
  * an anchor, why not.
@@ -183,6 +185,15 @@ void signet_trust_cache_stats(struct signet_trust *t, unsigned long *hits,
 	pthread_mutex_unlock(&t->lock);
 }
 
+unsigned long signet_trust_fast_paths(struct signet_trust *t)
+{
+	unsigned long n;
+	pthread_mutex_lock(&t->lock);
+	n = t->fast;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
 /* ---- naming certificates in messages ---- */
 
 void vfy_dn(const X509_NAME *n, char *buf, size_t size)
@@ -337,6 +348,184 @@ static void profile_memo_set(struct signet_trust *t, X509 *x, int role)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* SIGNET_VERIFY_CROSSCHECK=1: check each shortcut of OpenSSL's
+ * verification against OpenSSL itself and abort on a difference. */
+static int crosscheck_on;
+static pthread_once_t crosscheck_once = PTHREAD_ONCE_INIT;
+
+static void crosscheck_init(void)
+{
+	const char *s = getenv("SIGNET_VERIFY_CROSSCHECK");
+	crosscheck_on = s != NULL && strcmp(s, "1") == 0;
+}
+
+static int crosscheck(void)
+{
+	pthread_once(&crosscheck_once, crosscheck_init);
+	return crosscheck_on;
+}
+
+/*
+ * Per-certificate memo for issuers and anchors, which repeat across calls:
+ * validity dates as time_t, and an EVP_MD_CTX set up (EVP_DigestVerifyInit)
+ * with the certificate's key for one digest, copied for each signature it
+ * checks.  Set once under the trust lock and never changed afterwards, so
+ * a copy can be read without the lock.
+ */
+struct cert_memo {
+	int times; /* 1: nb/na hold well-formed dates; -1: malformed */
+	time_t nb, na;
+	EVP_MD_CTX *vproto;
+	int vproto_md;
+};
+
+static pthread_once_t memo_idx_once = PTHREAD_ONCE_INIT;
+static int memo_idx = -1;
+
+static void cert_memo_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			   void *argp)
+{
+	struct cert_memo *m = ptr;
+	if (m != NULL)
+		EVP_MD_CTX_free(m->vproto);
+	free(m);
+}
+
+static void memo_idx_init(void)
+{
+	memo_idx = X509_get_ex_new_index(0, NULL, NULL, NULL, cert_memo_free);
+}
+
+/* The memo of x, made when missing; NULL when out of memory.  Call with
+ * the trust lock held. */
+static struct cert_memo *cert_memo_locked(X509 *x)
+{
+	struct cert_memo *m;
+	pthread_once(&memo_idx_once, memo_idx_init);
+	if (memo_idx < 0)
+		return NULL;
+	m = X509_get_ex_data(x, memo_idx);
+	if (m == NULL && (m = calloc(1, sizeof(*m))) != NULL && !X509_set_ex_data(x, memo_idx, m)) {
+		free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+/* Validity of a CA certificate at t from its memo: 1 within, 0 outside
+ * or unknown (the caller then runs the full check_time). */
+static int memo_time_ok(struct signet_trust *t, X509 *x, time_t at)
+{
+	struct cert_memo *m;
+	int ok = 0;
+
+	pthread_mutex_lock(&t->lock);
+	m = cert_memo_locked(x);
+	if (m != NULL && m->times == 0) {
+		const ASN1_TIME *nb = X509_get0_notBefore(x), *na = X509_get0_notAfter(x);
+		m->times = ASN1_TIME_check(nb) == 1 && ASN1_TIME_check(na) == 1 &&
+				   signet_asn1_time_to_time(nb, &m->nb) == 0 &&
+				   signet_asn1_time_to_time(na, &m->na) == 0 ? 1 : -1;
+		ERR_clear_error();
+	}
+	if (m != NULL && m->times == 1)
+		ok = m->nb < at && m->na >= at;
+	pthread_mutex_unlock(&t->lock);
+	return ok;
+}
+
+/*
+ * X509_verify(subject, issuer's key), as ASN1_item_verify_ctx does it for
+ * a signature algorithm with a digest (RSA PKCS#1 v1.5, ECDSA), but with
+ * the issuer's EVP_DigestVerifyInit done once and copied: in OpenSSL 3.0
+ * that set-up (provider fetches) costs as much as hashing the certificate.
+ * Other algorithms (RSA-PSS, EdDSA) go to X509_verify.
+ */
+static int cert_sig_ok(struct signet_trust *t, X509 *issuer, X509 *subject, EVP_PKEY *pk)
+{
+	const ASN1_BIT_STRING *sig;
+	const X509_ALGOR *alg;
+	struct cert_memo *m;
+	EVP_MD_CTX *proto = NULL, *c = NULL;
+	const EVP_MD *md;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long tbs_len;
+	size_t n = 0;
+	int mdnid, pknid, len, tag, cls, ok = 0;
+
+	X509_get0_signature(&sig, &alg, subject);
+	if (!OBJ_find_sigid_algs(OBJ_obj2nid(alg->algorithm), &mdnid, &pknid) ||
+	    mdnid == NID_undef)
+		return X509_verify(subject, pk) == 1;
+	if (X509_ALGOR_cmp(alg, X509_get0_tbs_sigalg(subject)) != 0 ||
+	    (sig->type == V_ASN1_BIT_STRING && (sig->flags & 0x7) != 0) ||
+	    !EVP_PKEY_is_a(pk, OBJ_nid2sn(pknid)) || (md = EVP_get_digestbynid(mdnid)) == NULL)
+		return 0;
+
+	pthread_mutex_lock(&t->lock);
+	m = cert_memo_locked(issuer);
+	if (m != NULL && m->vproto != NULL && m->vproto_md == mdnid)
+		proto = m->vproto;
+	pthread_mutex_unlock(&t->lock);
+	if (proto == NULL) {
+		EVP_MD_CTX *fresh = EVP_MD_CTX_new();
+		if (fresh == NULL || EVP_DigestVerifyInit(fresh, NULL, md, NULL, pk) != 1) {
+			EVP_MD_CTX_free(fresh);
+			return X509_verify(subject, pk) == 1;
+		}
+		pthread_mutex_lock(&t->lock);
+		m = cert_memo_locked(issuer);
+		if (m != NULL && m->vproto == NULL) {
+			m->vproto = fresh;
+			m->vproto_md = mdnid;
+			proto = fresh;
+			fresh = NULL;
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (fresh != NULL) { /* no memo, or one for another digest */
+			proto = fresh;
+			c = fresh;
+		}
+	}
+
+	/* The signed bytes: the TBSCertificate as received (the X509 keeps
+	 * its original encoding), the first element of the DER.  Anything
+	 * but definite-length DER there goes to X509_verify. */
+	len = i2d_X509(subject, &der);
+	p = der;
+	if (len > 0 && ASN1_get_object(&p, &tbs_len, &tag, &cls, len) == V_ASN1_CONSTRUCTED &&
+	    tag == V_ASN1_SEQUENCE) {
+		const unsigned char *tbs = p;
+		long body;
+		if (ASN1_get_object(&p, &body, &tag, &cls, len - (long)(p - der)) ==
+			    V_ASN1_CONSTRUCTED && tag == V_ASN1_SEQUENCE)
+			n = (size_t)(p - tbs) + (size_t)body;
+		p = tbs;
+	}
+	if (n == 0) {
+		OPENSSL_free(der);
+		EVP_MD_CTX_free(c);
+		return X509_verify(subject, pk) == 1;
+	}
+	if (c == NULL) {
+		c = EVP_MD_CTX_new();
+		if (c != NULL && EVP_MD_CTX_copy_ex(c, proto) != 1) {
+			EVP_MD_CTX_free(c);
+			c = NULL;
+		}
+	}
+	if (c != NULL) {
+		EVP_MD_CTX_set_flags(c, EVP_MD_CTX_FLAG_FINALISE);
+		ok = EVP_DigestVerify(c, ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig),
+				      p, n) == 1;
+	}
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(c);
+	ERR_clear_error();
+	return ok;
+}
+
 /* Key of "issuer's key verified subject's signature": the SHA-256 of
  * both exact DERs, side by side. */
 static int cache_key(struct signet_trust *t, X509 *issuer, X509 *subject,
@@ -400,7 +589,11 @@ static int sig_ok(struct vctx *v, X509 *issuer, X509 *subject, int cacheable)
 	}
 	v->sigs_left--;
 	pk = X509_get0_pubkey(issuer);
-	ok = pk != NULL && X509_verify(subject, pk) == 1;
+	ok = pk != NULL && cert_sig_ok(v->t, issuer, subject, pk);
+	if (pk != NULL && crosscheck() && ok != (X509_verify(subject, pk) == 1)) {
+		fprintf(stderr, "signet: signature check disagrees with X509_verify (%d)\n", ok);
+		abort();
+	}
 	ERR_clear_error();
 	if (ok && cacheable) {
 		pthread_mutex_lock(&v->t->lock);
@@ -654,6 +847,43 @@ static int path_has_nc(struct vctx *v, int n)
 	return 0;
 }
 
+/* The error of X509_verify_cert (or of fast_check, which mirrors it) at
+ * depth, as one sentence naming the certificate. */
+static void x509_fail(struct vctx *v, int n, int e, X509 *x, int depth, json_t *checks,
+		      struct signet_err *err)
+{
+	char label[256];
+	char label0[256];
+	if (x == NULL && depth >= 0 && depth < n)
+		x = v->path[depth];
+	vfy_cert_label(v->path[0], label0, sizeof(label0));
+	if (x != NULL)
+		vfy_cert_label(x, label, sizeof(label));
+	else
+		snprintf(label, sizeof(label), "certificate %d of the chain", depth);
+	if (e == X509_V_ERR_CERT_REVOKED && x != NULL)
+		revoked_msg(v, x, label, err);
+	else if (e == X509_V_ERR_UNSPECIFIED && path_has_nc(v, n))
+		/* OpenSSL's bound on names x constraints (a DoS guard). */
+		signet_err_set(err, SIGNET_E_CONSTRAINT,
+			       "%s: too many names and name constraints to check; "
+			       "refused rather than trusted", label);
+	else if (e == X509_V_ERR_NO_EXPLICIT_POLICY)
+		signet_err_set(err, SIGNET_E_CONSTRAINT,
+			       "no acceptable certificate policy: the path from %s "
+			       "asserts none of the %s policies, and an explicit policy "
+			       "is required (RFC 5280 6.1.5)", label0,
+			       v->o->n_policies ? "requested" : "initial");
+	else if (map_x509_error(e) == SIGNET_E_REVUNKNOWN)
+		signet_err_set(err, SIGNET_E_REVUNKNOWN,
+			       "%s: revocation status unknown (%s)", label,
+			       X509_verify_cert_error_string(e));
+	else
+		signet_err_set(err, map_x509_error(e), "%s: %s", label,
+			       X509_verify_cert_error_string(e));
+	vfy_note(checks, "openssl", x, 0, X509_verify_cert_error_string(e));
+}
+
 static int openssl_check(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -708,39 +938,9 @@ static int openssl_check(struct vctx *v, int n, json_t *checks, struct signet_er
 
 	ok = X509_verify_cert(ctx);
 	if (ok != 1) {
-		int e = X509_STORE_CTX_get_error(ctx);
 		int depth = X509_STORE_CTX_get_error_depth(ctx);
-		X509 *x = X509_STORE_CTX_get_current_cert(ctx);
-		char label[256];
-		char label0[256];
-		if (x == NULL && depth >= 0 && depth < n)
-			x = v->path[depth];
-		vfy_cert_label(v->path[0], label0, sizeof(label0));
-		if (x != NULL)
-			vfy_cert_label(x, label, sizeof(label));
-		else
-			snprintf(label, sizeof(label), "certificate %d of the chain", depth);
-		if (e == X509_V_ERR_CERT_REVOKED && x != NULL)
-			revoked_msg(v, x, label, err);
-		else if (e == X509_V_ERR_UNSPECIFIED && path_has_nc(v, n))
-			/* OpenSSL's bound on names x constraints (a DoS guard). */
-			signet_err_set(err, SIGNET_E_CONSTRAINT,
-				       "%s: too many names and name constraints to check; "
-				       "refused rather than trusted", label);
-		else if (e == X509_V_ERR_NO_EXPLICIT_POLICY)
-			signet_err_set(err, SIGNET_E_CONSTRAINT,
-				       "no acceptable certificate policy: the path from %s "
-				       "asserts none of the %s policies, and an explicit policy "
-				       "is required (RFC 5280 6.1.5)", label0,
-				       v->o->n_policies ? "requested" : "initial");
-		else if (map_x509_error(e) == SIGNET_E_REVUNKNOWN)
-			signet_err_set(err, SIGNET_E_REVUNKNOWN,
-				       "%s: revocation status unknown (%s)", label,
-				       X509_verify_cert_error_string(e));
-		else
-			signet_err_set(err, map_x509_error(e), "%s: %s", label,
-				       X509_verify_cert_error_string(e));
-		vfy_note(checks, "openssl", x, 0, X509_verify_cert_error_string(e));
+		x509_fail(v, n, X509_STORE_CTX_get_error(ctx), X509_STORE_CTX_get_current_cert(ctx),
+			  depth, checks, err);
 		goto out;
 	}
 	{
@@ -763,6 +963,239 @@ out:
 	sk_ASN1_OBJECT_pop_free(pols, ASN1_OBJECT_free);
 	ERR_clear_error();
 	return rc;
+}
+
+/*
+ * The fast path.  For the common path (no CRLs or policy options, and no
+ * certificate with name constraints, policy, RFC 3779 or proxy
+ * extensions, all subject names distinct), every step of X509_verify_cert
+ * as openssl_check sets it up reduces to per-certificate tests: the chain
+ * OpenSSL would build is the path (each issuer name names exactly one
+ * certificate of it), signatures were checked by the search, name
+ * constraints, RFC 3779 and policy processing have nothing to evaluate
+ * (with no policy extension and no explicit policy the tree is empty and
+ * valid), and auth_level is unset.  What is left is the trust of the
+ * anchor and check_extensions() of OpenSSL 3.0's x509_vfy.c under
+ * X509_V_FLAG_X509_STRICT, which fast_check() repeats test for test, in
+ * its order, returning the same X509_V_ERR code at the same depth.  It
+ * saves X509_STORE_CTX set-up, chain building and the policy tree: about
+ * 40,000 instructions per verification.
+ *
+ * SIGNET_VERIFY_CROSSCHECK=1 in the environment runs X509_verify_cert as
+ * well and aborts on any difference; the unit tests, the x509-limbo run
+ * and the fuzzers set it.
+ */
+#define FAST_MEMO_OK 30  /* profile-memo bits: CA certificate eligible */
+#define FAST_MEMO_NO 31  /* ... or not */
+
+
+static int cert_fast_eligible(X509 *x)
+{
+	uint32_t f = X509_get_extension_flags(x);
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	int id = pk ? EVP_PKEY_get_base_id(pk) : NID_undef;
+
+	if ((f & (EXFLAG_INVALID | EXFLAG_PROXY | EXFLAG_INVALID_POLICY)) != 0)
+		return 0;
+	if (id != EVP_PKEY_RSA && id != EVP_PKEY_RSA_PSS && id != EVP_PKEY_EC &&
+	    id != EVP_PKEY_ED25519 && id != EVP_PKEY_ED448)
+		return 0;
+	for (int i = 0; i < X509_get_ext_count(x); i++) {
+		switch (OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(x, i)))) {
+		case NID_name_constraints:
+		case NID_certificate_policies:
+		case NID_policy_mappings:
+		case NID_policy_constraints:
+		case NID_inhibit_any_policy:
+		case NID_sbgp_ipAddrBlock:
+		case NID_sbgp_autonomousSysNum:
+		case NID_proxyCertInfo:
+			return 0;
+		default:
+			break;
+		}
+	}
+	return 1;
+}
+
+static int fast_eligible(struct vctx *v, int n)
+{
+	const struct signet_verify_opts *o = v->o;
+
+	if (n < 2 || sk_X509_CRL_num(o->crls) > 0 || o->n_policies > 0 ||
+	    o->require_explicit_policy || o->inhibit_policy_mapping || o->inhibit_any_policy)
+		return 0;
+	if (!cert_fast_eligible(v->path[0]))
+		return 0;
+	for (int i = 1; i < n; i++) {
+		X509 *x = v->path[i];
+		if (profile_memo_has(v->t, x, FAST_MEMO_NO))
+			return 0;
+		if (!profile_memo_has(v->t, x, FAST_MEMO_OK)) {
+			int ok = cert_fast_eligible(x);
+			profile_memo_set(v->t, x, ok ? FAST_MEMO_OK : FAST_MEMO_NO);
+			if (!ok)
+				return 0;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (X509_NAME_cmp(X509_get_subject_name(v->path[i]),
+					  X509_get_subject_name(v->path[j])) == 0)
+				return 0;
+	return 1;
+}
+
+/* Named curve, as OpenSSL's check_curve(): explicit EC parameters are a
+ * SEQUENCE in the key's AlgorithmIdentifier, a named curve an OID. */
+static int curve_ok(X509 *x)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	X509_ALGOR *alg = NULL;
+	const void *pval;
+	int ptype;
+
+	if (pk == NULL)
+		return -1;
+	if (EVP_PKEY_get_id(pk) != EVP_PKEY_EC)
+		return 1;
+	if (!X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, X509_get_X509_PUBKEY(x)) ||
+	    alg == NULL)
+		return -1;
+	X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+	return ptype == V_ASN1_OBJECT ? 1 : ptype == V_ASN1_SEQUENCE ? 0 : -1;
+}
+
+/* Is the subjectAltName extension present but empty?  Only a short
+ * extension value can hold an empty SEQUENCE. */
+static int san_present(X509 *x, int *empty)
+{
+	int idx = X509_get_ext_by_NID(x, NID_subject_alt_name, -1);
+	ASN1_OCTET_STRING *val;
+
+	*empty = 0;
+	if (idx < 0)
+		return 0;
+	val = X509_EXTENSION_get_data(X509_get_ext(x, idx));
+	if (ASN1_STRING_length(val) < 16) {
+		const unsigned char *p = ASN1_STRING_get0_data(val);
+		GENERAL_NAMES *g = d2i_GENERAL_NAMES(NULL, &p, ASN1_STRING_length(val));
+		*empty = g != NULL && sk_GENERAL_NAME_num(g) <= 0;
+		GENERAL_NAMES_free(g);
+	}
+	return 1;
+}
+
+/* check_extensions() of x509_vfy.c for a path with no proxy certificate,
+ * under X509_V_FLAG_X509_STRICT and relax_cb; X509_V_OK or the first
+ * error, with its depth. */
+static int fast_check(struct vctx *v, int n, int *depth)
+{
+	int plen = 0;
+
+	*depth = n - 1;
+	if (X509_check_trust(v->path[n - 1], 0, 0) == X509_TRUST_REJECTED)
+		return X509_V_ERR_CERT_REJECTED;
+	for (int i = 0; i < n; i++) {
+		X509 *x = v->path[i];
+		uint32_t f = X509_get_extension_flags(x);
+		uint32_t ku = (f & EXFLAG_KUSAGE) ? X509_get_key_usage(x) : 0;
+		long pathlen = X509_get_pathlen(x);
+		int ca = X509_check_ca(x), c, san, san_empty;
+		int subj_empty = X509_NAME_entry_count(X509_get_subject_name(x)) == 0;
+		const X509_ALGOR *outer;
+
+		*depth = i;
+		if (f & EXFLAG_CRITICAL)
+			return X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION;
+		if (i == 0 ? ca != 1 && ca != 0 : ca != 1)
+			return X509_V_ERR_INVALID_CA;
+		c = curve_ok(x);
+		if (c < 0)
+			return X509_V_ERR_UNSPECIFIED;
+		if (c == 0)
+			return X509_V_ERR_EC_KEY_EXPLICIT_PARAMS;
+		if (pathlen != -1) {
+			if ((f & EXFLAG_CA) == 0)
+				return X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA;
+			if ((ku & KU_KEY_CERT_SIGN) == 0)
+				return X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN;
+		}
+		if ((f & EXFLAG_CA) && (f & EXFLAG_BCONS) && !(f & EXFLAG_BCONS_CRITICAL))
+			return X509_V_ERR_CA_BCONS_NOT_CRITICAL;
+		/* A CA without keyUsage (X509_V_ERR_CA_CERT_MISSING_KEY_USAGE)
+		 * is waived by relax_cb. */
+		if (!(f & EXFLAG_CA) && (ku & KU_KEY_CERT_SIGN))
+			return X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA;
+		if (X509_NAME_entry_count(X509_get_issuer_name(x)) == 0)
+			return X509_V_ERR_ISSUER_NAME_EMPTY;
+		san = san_present(x, &san_empty);
+		if (((f & EXFLAG_CA) || (ku & KU_CRL_SIGN) || !san) && subj_empty)
+			return X509_V_ERR_SUBJECT_NAME_EMPTY;
+		if (subj_empty && san && !(f & EXFLAG_SAN_CRITICAL))
+			return X509_V_ERR_EMPTY_SUBJECT_SAN_NOT_CRITICAL;
+		if (san && san_empty)
+			return X509_V_ERR_EMPTY_SUBJECT_ALT_NAME;
+		X509_get0_signature(NULL, &outer, x);
+		if (X509_ALGOR_cmp(outer, X509_get0_tbs_sigalg(x)) != 0)
+			return X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY;
+		if (f & EXFLAG_AKID_CRITICAL)
+			return X509_V_ERR_AUTHORITY_KEY_IDENTIFIER_CRITICAL;
+		if (f & EXFLAG_SKID_CRITICAL)
+			return X509_V_ERR_SUBJECT_KEY_IDENTIFIER_CRITICAL;
+		if (X509_get_version(x) >= X509_VERSION_3) {
+			if (i + 1 < n && X509_get0_authority_key_id(x) == NULL)
+				return X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER;
+			if ((f & EXFLAG_CA) && X509_get0_subject_key_id(x) == NULL)
+				return X509_V_ERR_MISSING_SUBJECT_KEY_IDENTIFIER;
+		} else if (X509_get_ext_count(x) > 0) {
+			return X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3;
+		}
+		if (i > 1 && pathlen != -1 && plen > pathlen)
+			return X509_V_ERR_PATH_LENGTH_EXCEEDED;
+		if (i > 0 && (f & EXFLAG_SI) == 0)
+			plen++;
+	}
+	return X509_V_OK;
+}
+
+
+/* openssl_check, or its fast path when the path allows it. */
+static int constraints_check(struct vctx *v, int n, json_t *checks, struct signet_err *err)
+{
+	int e, depth;
+
+	if (!fast_eligible(v, n))
+		return openssl_check(v, n, checks, err);
+	e = fast_check(v, n, &depth);
+	ERR_clear_error();
+	pthread_mutex_lock(&v->t->lock);
+	v->t->fast++;
+	pthread_mutex_unlock(&v->t->lock);
+	if (crosscheck()) {
+		struct signet_err slow;
+		int rc = openssl_check(v, n, NULL, &slow);
+		char msg[sizeof(slow.msg)] = "";
+		if (e != X509_V_OK) {
+			struct signet_err fast;
+			x509_fail(v, n, e, v->path[depth], depth, NULL, &fast);
+			snprintf(msg, sizeof(msg), "%s", fast.msg);
+		}
+		if ((rc == 0) != (e == X509_V_OK) || (rc != 0 && strcmp(msg, slow.msg) != 0)) {
+			fprintf(stderr, "signet: verify fast path disagrees with "
+					"X509_verify_cert: fast '%s', OpenSSL '%s'\n",
+				e == X509_V_OK ? "ok" : msg, rc == 0 ? "ok" : slow.msg);
+			abort();
+		}
+	}
+	if (e != X509_V_OK) {
+		x509_fail(v, n, e, v->path[depth], depth, checks, err);
+		return -1;
+	}
+	vfy_note(checks, "constraints", NULL, 1,
+		 "basic, name and policy constraints (OpenSSL's rules, no policy or "
+		 "name constraint extension in the path)");
+	return 0;
 }
 
 static int check_extra_usage(struct vctx *v, json_t *checks, struct signet_err *err)
@@ -836,7 +1269,8 @@ static int check_crls(struct vctx *v, int n, struct signet_err *err)
 static int judge(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 {
 	for (int i = 0; i < n; i++)
-		if (check_time(v, v->path[i], checks, err) < 0)
+		if ((i == 0 || checks != NULL || !memo_time_ok(v->t, v->path[i], v->at)) &&
+		    check_time(v, v->path[i], checks, err) < 0)
 			return -1;
 	for (int i = 0; i < n; i++) {
 		/* CA certificates repeat across calls; a pass is memoised per
@@ -850,7 +1284,7 @@ static int judge(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 			profile_memo_set(v->t, v->path[i], role);
 		vfy_note(checks, "profile", v->path[i], 1, "algorithms, keys and extensions");
 	}
-	if (check_crls(v, n, err) < 0 || openssl_check(v, n, checks, err) < 0 ||
+	if (check_crls(v, n, err) < 0 || constraints_check(v, n, checks, err) < 0 ||
 	    vfy_wildcard_vs_excluded(v->path, n, err) < 0)
 		return -1;
 	if (check_extra_usage(v, checks, err) < 0)

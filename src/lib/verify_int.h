@@ -30,6 +30,7 @@ struct signet_trust {
 	pthread_mutex_t lock;    /* guards cache, counters and psl loading */
 	struct sigcache_slot *cache;
 	unsigned long hits, misses;
+	unsigned long fast;      /* paths checked by fast_check */
 	int psl_tried;
 	struct signet_psl psl;
 };

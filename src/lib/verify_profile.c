@@ -78,25 +78,28 @@ static int check_key(X509 *x, struct vlabel *label, struct signet_err *err)
 		break;
 	}
 	case EVP_PKEY_EC: {
-		char group[64] = "";
-		int explicit = 0;
-		size_t gl = 0;
-		if (EVP_PKEY_get_int_param(pk, OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS,
-					   &explicit) == 1 && explicit) {
+		/* The curve as the certificate names it (the key's
+		 * AlgorithmIdentifier): an OID for a named curve, a SEQUENCE for
+		 * explicit parameters.  Cheaper than asking the provider. */
+		X509_ALGOR *alg = NULL;
+		const void *pval = NULL;
+		int ptype = V_ASN1_UNDEF, curve = NID_undef;
+		if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, X509_get_X509_PUBKEY(x)) &&
+		    alg != NULL)
+			X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+		if (ptype == V_ASN1_SEQUENCE) {
 			signet_err_set(err, SIGNET_E_ALGORITHM,
 				       "%s: EC key with explicit curve parameters "
 				       "(only named curves are accepted)", L(label));
 			goto out;
 		}
-		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
-						   sizeof(group), &gl) != 1)
-			group[0] = '\0';
-		ENSURE(strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0 ||
-			       strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0 ||
-			       strcmp(group, "secp521r1") == 0 || strcmp(group, "P-521") == 0,
+		if (ptype == V_ASN1_OBJECT)
+			curve = OBJ_obj2nid(pval);
+		ENSURE(curve == NID_X9_62_prime256v1 || curve == NID_secp384r1 ||
+			       curve == NID_secp521r1,
 		       err, SIGNET_E_ALGORITHM,
 		       "%s: EC key on curve '%s' (only P-256, P-384 and P-521 are accepted)",
-		       L(label), group[0] ? group : "unknown");
+		       L(label), curve != NID_undef ? OBJ_nid2sn(curve) : "unknown");
 		break;
 	}
 	case EVP_PKEY_ED25519:

@@ -6,12 +6,15 @@
  */
 #include <signet/verify.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -345,8 +348,235 @@ static void test_concurrent(void **state)
 	signet_trust_free(t);
 }
 
+/*
+ * The fast path (verify.c, constraints_check) against X509_verify_cert:
+ * SIGNET_VERIFY_CROSSCHECK=1 (set in main) makes every fast-path
+ * verdict also go through OpenSSL and abort on a difference.  These
+ * chains vary each rule fast_check repeats, on the leaf and on the
+ * intermediates; each is parsed back from DER as a relying party gets it.
+ */
+static X509 *mkx(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, int version,
+		 const char *const *exts)
+{
+	X509 *x = X509_new(), *back;
+	X509_NAME *n = X509_NAME_new();
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	static long serial = 1000;
+	int len;
+
+	assert_non_null(x);
+	X509_set_version(x, version);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	if (cn[0] != '\0')
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
+					   -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
+	X509_NAME_free(n);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400 * 30);
+	X509_set_pubkey(x, key);
+	for (int i = 0; exts != NULL && exts[i] != NULL; i += 2) {
+		X509V3_CTX ctx;
+		X509_EXTENSION *ext;
+		X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+		ext = X509V3_EXT_nconf(NULL, &ctx, exts[i], exts[i + 1]);
+		if (ext == NULL && strcmp(exts[i], "authorityKeyIdentifier") == 0)
+			ext = X509V3_EXT_nconf(NULL, &ctx, exts[i], "issuer:always"); /* no SKI above */
+		if (ext == NULL)
+			fprintf(stderr, "cannot make %s = %s\n", exts[i], exts[i + 1]);
+		assert_non_null(ext);
+		assert_int_equal(X509_add_ext(x, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
+	len = i2d_X509(x, &der);
+	assert_true(len > 0);
+	p = der;
+	back = d2i_X509(NULL, &p, len);
+	assert_non_null(back);
+	OPENSSL_free(der);
+	X509_free(x);
+	return back;
+}
+
+#define CA_EXTS "subjectKeyIdentifier", "hash", "authorityKeyIdentifier", "keyid:always"
+#define LEAF_BASE "subjectKeyIdentifier", "hash", "authorityKeyIdentifier", "keyid:always", \
+		  "keyUsage", "critical,digitalSignature", "extendedKeyUsage", "serverAuth"
+
+static void test_fast_path_matches_openssl(void **state)
+{
+	struct pki *p = *state;
+	EVP_PKEY *k2 = EVP_EC_gen("P-256"), *kx = NULL;
+	EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	static const char *const inter_ok[] = { CA_EXTS, "basicConstraints", "critical,CA:TRUE",
+		"keyUsage", "critical,keyCertSign,cRLSign", NULL };
+	static const char *const inter_pathlen0[] = { CA_EXTS, "basicConstraints",
+		"critical,CA:TRUE,pathlen:0", "keyUsage", "critical,keyCertSign,cRLSign", NULL };
+	static const char *const inter_bc_noncrit[] = { CA_EXTS, "basicConstraints", "CA:TRUE",
+		"keyUsage", "critical,keyCertSign,cRLSign", NULL };
+	static const char *const inter_no_ku[] = { CA_EXTS, "basicConstraints", "critical,CA:TRUE",
+		NULL };
+	static const char *const inter_no_ski[] = { "authorityKeyIdentifier", "keyid:always",
+		"basicConstraints", "critical,CA:TRUE", "keyUsage", "critical,keyCertSign", NULL };
+	static const char *const inter_not_ca[] = { CA_EXTS, "basicConstraints", "critical,CA:FALSE",
+		NULL };
+	static const char *const *inters[] = { inter_ok, inter_pathlen0, inter_bc_noncrit,
+					       inter_no_ku, inter_no_ski, inter_not_ca };
+	static const char *const leaf_ok[] = { LEAF_BASE, "subjectAltName", "DNS:a.example", NULL };
+	static const char *const leaf_ca[] = { LEAF_BASE, "subjectAltName", "DNS:a.example",
+		"basicConstraints", "critical,CA:TRUE", NULL };
+	static const char *const leaf_ca_noncrit[] = { "subjectKeyIdentifier", "hash",
+		"authorityKeyIdentifier", "keyid:always", "subjectAltName", "DNS:a.example",
+		"basicConstraints", "CA:TRUE", "keyUsage", "keyCertSign", NULL };
+	static const char *const leaf_pathlen[] = { LEAF_BASE, "subjectAltName", "DNS:a.example",
+		"basicConstraints", "critical,CA:FALSE,pathlen:1", NULL };
+	static const char *const leaf_certsign[] = { "subjectKeyIdentifier", "hash",
+		"authorityKeyIdentifier", "keyid:always", "keyUsage", "keyCertSign",
+		"subjectAltName", "DNS:a.example", NULL };
+	static const char *const leaf_no_akid[] = { "subjectKeyIdentifier", "hash",
+		"subjectAltName", "DNS:a.example", NULL };
+	static const char *const leaf_akid_crit[] = { "authorityKeyIdentifier",
+		"critical,keyid:always", "subjectAltName", "DNS:a.example", NULL };
+	static const char *const leaf_ski_crit[] = { "subjectKeyIdentifier", "critical,hash",
+		"authorityKeyIdentifier", "keyid:always", "subjectAltName", "DNS:a.example", NULL };
+	static const char *const leaf_unknown_crit[] = { LEAF_BASE, "subjectAltName",
+		"DNS:a.example", "1.3.6.1.4.1.55555.1", "critical,DER:05:00", NULL };
+	static const char *const leaf_unknown[] = { LEAF_BASE, "subjectAltName",
+		"DNS:a.example", "1.3.6.1.4.1.55555.1", "DER:05:00", NULL };
+	static const char *const leaf_san_crit[] = { LEAF_BASE, "subjectAltName",
+		"critical,DNS:a.example", NULL };
+	static const char *const leaf_san_empty[] = { LEAF_BASE, "subjectAltName", "DER:30:00",
+		NULL };
+	static const char *const leaf_no_san[] = { LEAF_BASE, NULL };
+	static const char *const leaf_policy[] = { LEAF_BASE, "subjectAltName", "DNS:a.example",
+		"certificatePolicies", "DER:30:0a:30:08:06:06:67:81:0c:01:02:01", NULL };
+	static const char *const *leaves[] = { leaf_ok, leaf_ca, leaf_ca_noncrit, leaf_pathlen,
+		leaf_certsign, leaf_no_akid, leaf_akid_crit, leaf_ski_crit, leaf_unknown_crit,
+		leaf_unknown, leaf_san_crit, leaf_san_empty, leaf_no_san, leaf_policy, NULL };
+	static const char *const subjects[] = { "a.example", "" };
+	static const enum signet_purpose purposes[] = { SIGNET_PURPOSE_ANY, SIGNET_PURPOSE_SERVER };
+	struct signet_err err;
+	unsigned long fast = 0;
+	int passed = 0, failed = 0;
+	OSSL_PARAM params[3];
+
+	/* An EC key whose certificate carries explicit curve parameters. */
+	assert_non_null(kctx);
+	params[0] = OSSL_PARAM_construct_utf8_string("group", "P-256", 0);
+	params[1] = OSSL_PARAM_construct_utf8_string("encoding", "explicit", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	assert_int_equal(EVP_PKEY_keygen_init(kctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_params(kctx, params), 1);
+	assert_int_equal(EVP_PKEY_generate(kctx, &kx), 1);
+	EVP_PKEY_CTX_free(kctx);
+
+	for (size_t a = 0; a < sizeof(inters) / sizeof(inters[0]); a++) {
+		X509 *inter = mkx("Fast Intermediate", p->inter_key, p->root, p->root_key,
+				  X509_VERSION_3, inters[a]);
+		/* A second intermediate below a pathlen:0 one exceeds it. */
+		X509 *inter2 = mkx("Fast Intermediate 2", k2, inter, p->inter_key, X509_VERSION_3,
+				   inter_ok);
+		for (int depth = 0; depth < 2; depth++)
+		for (int l = 0; leaves[l] != NULL; l++)
+		for (int sj = 0; sj < 2; sj++)
+		for (int kk = 0; kk < 2; kk++) {
+			X509 *leaf = mkx(subjects[sj], kk ? kx : p->leaf_key, depth ? inter2 : inter,
+					 depth ? k2 : p->inter_key, X509_VERSION_3, leaves[l]);
+			struct signet_trust *t = signet_trust_new(&err);
+			STACK_OF(X509) *unt = sk_X509_new_null();
+			assert_non_null(t);
+			assert_int_equal(signet_trust_add(t, p->root, &err), 0);
+			sk_X509_push(unt, inter);
+			if (depth)
+				sk_X509_push(unt, inter2);
+			for (size_t u = 0; u < 2; u++) {
+				struct signet_verify_opts o = { .max_depth = -1,
+								.purpose = purposes[u] };
+				if (signet_verify(t, leaf, unt, &o, NULL, &err) == 0)
+					passed++;
+				else
+					failed++;
+			}
+			fast += signet_trust_fast_paths(t);
+			sk_X509_free(unt);
+			signet_trust_free(t);
+			X509_free(leaf);
+		}
+		X509_free(inter2);
+		X509_free(inter);
+	}
+	/* Also a v1 leaf, which may carry no extensions. */
+	{
+		X509 *inter = mkx("Fast Intermediate", p->inter_key, p->root, p->root_key,
+				  X509_VERSION_3, inter_ok);
+		X509 *leaf = mkx("a.example", p->leaf_key, inter, p->inter_key, X509_VERSION_1, NULL);
+		struct signet_trust *t = signet_trust_new(&err);
+		STACK_OF(X509) *unt = sk_X509_new_null();
+		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_ANY };
+		signet_trust_add(t, p->root, &err);
+		sk_X509_push(unt, inter);
+		(void)signet_verify(t, leaf, unt, &o, NULL, &err);
+		sk_X509_free(unt);
+		signet_trust_free(t);
+		X509_free(leaf);
+		X509_free(inter);
+	}
+	/* Both verdicts occur, and the fast path was taken many times (the
+	 * policy, explicit-curve and empty-subject cases go either way). */
+	assert_true(passed > 20);
+	assert_true(failed > 20);
+	assert_true(fast > 100);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(kx);
+}
+
+/* The fast path's own verdicts on two rules that OpenSSL enforces. */
+static void test_fast_path_rules(void **state)
+{
+	struct pki *p = *state;
+	static const char *const inter_pathlen0[] = { CA_EXTS, "basicConstraints",
+		"critical,CA:TRUE,pathlen:0", "keyUsage", "critical,keyCertSign,cRLSign", NULL };
+	static const char *const inter_ok[] = { CA_EXTS, "basicConstraints", "critical,CA:TRUE",
+		"keyUsage", "critical,keyCertSign,cRLSign", NULL };
+	static const char *const leaf_unknown_crit[] = { LEAF_BASE, "subjectAltName",
+		"DNS:a.example", "1.3.6.1.4.1.55555.1", "critical,DER:05:00", NULL };
+	static const char *const leaf_ok[] = { LEAF_BASE, "subjectAltName", "DNS:a.example", NULL };
+	EVP_PKEY *k2 = EVP_EC_gen("P-256");
+	X509 *inter = mkx("Fast Intermediate", p->inter_key, p->root, p->root_key, X509_VERSION_3,
+			  inter_pathlen0);
+	X509 *inter2 = mkx("Fast Intermediate 2", k2, inter, p->inter_key, X509_VERSION_3, inter_ok);
+	X509 *deep = mkx("a.example", p->leaf_key, inter2, k2, X509_VERSION_3, leaf_ok);
+	X509 *crit = mkx("a.example", p->leaf_key, inter, p->inter_key, X509_VERSION_3,
+			 leaf_unknown_crit);
+	struct signet_trust *t;
+	STACK_OF(X509) *unt = sk_X509_new_null();
+	struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+					.host = "a.example" };
+	struct signet_err err;
+
+	t = signet_trust_new(&err);
+	signet_trust_add(t, p->root, &err);
+	sk_X509_push(unt, inter);
+	sk_X509_push(unt, inter2);
+	assert_int_equal(signet_verify(t, deep, unt, &o, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "path length constraint exceeded"));
+	assert_int_equal(signet_verify(t, crit, unt, &o, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "unhandled critical extension"));
+	assert_true(signet_trust_fast_paths(t) >= 2);
+	signet_trust_free(t);
+	sk_X509_free(unt);
+	X509_free(deep);
+	X509_free(crit);
+	X509_free(inter2);
+	X509_free(inter);
+	EVP_PKEY_free(k2);
+}
+
 int main(void)
 {
+	setenv("SIGNET_VERIFY_CROSSCHECK", "1", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dns_valid),
 		cmocka_unit_test(test_dns_match),
@@ -359,6 +589,8 @@ int main(void)
 		cmocka_unit_test(test_alternative_path_and_cache),
 		cmocka_unit_test(test_weak_algorithm),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_fast_path_matches_openssl),
+		cmocka_unit_test(test_fast_path_rules),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
