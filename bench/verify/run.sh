@@ -2,6 +2,7 @@
 # run.sh - the verification benchmark, side by side in one run:
 #   signet_verify in one process (same intermediate repeating, so cached),
 #   a plain X509_verify_cert loop in one process,
+#   both again cold (1000 distinct intermediates, parsed afresh each run),
 #   `openssl verify`, one process per chain,
 #   and `openssl speed` single-core signature verifications as the ceiling.
 # For ECDSA P-256 and RSA-2048 leaf+intermediate+root chains.  Prints
@@ -11,10 +12,9 @@ set -eu
 cd "$(dirname "$0")/../.."
 RUNS=${1:-5}
 B=${BUILD:-build-bench}
-if [ ! -x "$B/bench/verify/bench_verify" ]; then
-	cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$B" -j2 --target bench_verify >/dev/null
-fi
+# Always (re)build: an incremental build is quick, a stale binary misleads.
+[ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$B" -j2 --target bench_verify >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
