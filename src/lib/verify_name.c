@@ -264,15 +264,23 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 	char label[256] = "", list[512] = "";
 	unsigned char want_ip[16];
 	int want_ip_len = 0, matched = 0, rc = -1;
+	const char *host = o->host, *ip = o->ip;
 	int want_name = o->host != NULL || o->ip != NULL || o->email != NULL;
 
-	if (o->ip != NULL) {
-		if (inet_pton(AF_INET, o->ip, want_ip) == 1)
+	/* A host that is an IP address literal is matched as one, against
+	 * iPAddress SANs, as browsers do with https://192.0.2.1/. */
+	if (host != NULL && ip == NULL &&
+	    (inet_pton(AF_INET, host, want_ip) == 1 || inet_pton(AF_INET6, host, want_ip) == 1)) {
+		ip = host;
+		host = NULL;
+	}
+	if (ip != NULL) {
+		if (inet_pton(AF_INET, ip, want_ip) == 1)
 			want_ip_len = 4;
-		else if (inet_pton(AF_INET6, o->ip, want_ip) == 1)
+		else if (inet_pton(AF_INET6, ip, want_ip) == 1)
 			want_ip_len = 16;
 		ENSURE(want_ip_len != 0, err, SIGNET_E_NAME,
-		       "'%s' is not an IPv4 or IPv6 address", o->ip);
+		       "'%s' is not an IPv4 or IPv6 address", ip);
 	}
 	/* Syntax of every SAN entry. */
 	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
@@ -317,14 +325,14 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 	ENSURE(sans != NULL && sk_GENERAL_NAME_num(sans) > 0, err, SIGNET_E_NAME,
 	       "name mismatch: %s has no subjectAltName, and the subject CN is never "
 	       "used for %s",
-	       LABEL(), o->host ? o->host : o->ip ? o->ip : o->email);
+	       LABEL(), host ? host : ip ? ip : o->email);
 
 	for (int i = 0; i < sk_GENERAL_NAME_num(sans) && !matched; i++) {
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
-		if (o->host != NULL && g->type == GEN_DNS) {
+		if (host != NULL && g->type == GEN_DNS) {
 			const char *s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
 			size_t len = (size_t)ASN1_STRING_length(g->d.dNSName);
-			if (signet_dns_match(s, len, o->host)) {
+			if (signet_dns_match(s, len, host)) {
 				ENSURE(!wildcard_on_suffix(trust, s, len), err, SIGNET_E_NAME,
 				       "name mismatch: %s's SAN '%.*s' is a wildcard over a "
 				       "public suffix, which covers no one domain",
@@ -344,11 +352,11 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 	if (!matched)
 		san_list(sans, list, sizeof(list));
 	ENSURE(matched, err, SIGNET_E_NAME, "name mismatch: %s is not covered by SANs [%s]%s",
-	       o->host ? o->host : o->ip ? o->ip : o->email, list,
-	       o->ip != NULL && dns_san_spells(sans, o->ip) ?
+	       host ? host : ip ? ip : o->email, list,
+	       ip != NULL && dns_san_spells(sans, ip) ?
 		       " (an IP address matches iPAddress SANs only, not a DNS name spelling it)" :
 		       "");
-	vfy_note(checks, "name", leaf, 1, o->host ? o->host : o->ip ? o->ip : o->email);
+	vfy_note(checks, "name", leaf, 1, host ? host : ip ? ip : o->email);
 	rc = 0;
 out:
 	GENERAL_NAMES_free(sans);

@@ -200,6 +200,13 @@ static void test_chain_ok(void **state)
 	o.host = NULL;
 	o.ip = "192.0.2.7";
 	assert_int_equal(run(*state, &o, 1, &err, NULL), 0);
+	/* A host that is an IP literal is matched against iPAddress SANs. */
+	o.ip = NULL;
+	o.host = "192.0.2.7";
+	assert_int_equal(run(*state, &o, 1, &err, NULL), 0);
+	o.host = "192.0.2.8";
+	assert_int_equal(run(*state, &o, 1, &err, NULL), -1);
+	assert_int_equal(err.code, SIGNET_E_NAME);
 }
 
 static void test_chain_name_mismatch(void **state)
