@@ -51,9 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&o, 0, sizeof(o));
 	o.max_depth = -1;
-	o.purpose = flags & 3; /* ANY, SERVER, CLIENT, and 3 (out of range) */
-	if (o.purpose > SIGNET_PURPOSE_CLIENT)
-		o.purpose = SIGNET_PURPOSE_ANY;
+	o.purpose = flags & 3; /* ANY, SERVER, CLIENT, EMAIL */
 	switch ((flags >> 2) & 3) {
 	case 1: o.host = "www.example.com"; break;
 	case 2: o.ip = "10.0.0.1"; break;

@@ -22,6 +22,7 @@ enum signet_purpose {
 	SIGNET_PURPOSE_ANY = 0,
 	SIGNET_PURPOSE_SERVER, /* id-kp-serverAuth */
 	SIGNET_PURPOSE_CLIENT, /* id-kp-clientAuth */
+	SIGNET_PURPOSE_EMAIL,  /* id-kp-emailProtection, S/MIME (the S/MIME BR rules) */
 };
 
 struct signet_verify_opts {

@@ -37,8 +37,9 @@ static const char usage_text[] =
 	"                          address here is matched as --ip)\n"
 	"  --ip ADDR               IPv4/IPv6 address it must cover\n"
 	"  --email ADDR            email address it must cover\n"
-	"  --purpose P             server, client or any (default: server with\n"
-	"                          --host/--ip, client with --email, else any)\n"
+	"  --purpose P             server, client, email (S/MIME) or any (default:\n"
+	"                          server with --host/--ip, client with --email,\n"
+	"                          else any)\n"
 	"  --eku NAME|OID          required extended key usage (repeatable)\n"
 	"  --key-usage LIST        required key usages, comma-separated\n"
 	"                          (digitalSignature,keyEncipherment,...)\n"
@@ -301,8 +302,10 @@ CLI_CMD(verify)
 		o.purpose = SIGNET_PURPOSE_CLIENT;
 	else if (strcmp(purpose, "any") == 0)
 		o.purpose = SIGNET_PURPOSE_ANY;
+	else if (strcmp(purpose, "email") == 0)
+		o.purpose = SIGNET_PURPOSE_EMAIL;
 	else
-		return cli_usage_error("verify", "--purpose is server, client or any, not '%s'",
+		return cli_usage_error("verify", "--purpose is server, client, email or any, not '%s'",
 				       purpose);
 	for (size_t i = 0; i < o.n_policies; i++) {
 		ASN1_OBJECT *obj = OBJ_txt2obj(policies[i], 1);

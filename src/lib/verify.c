@@ -818,14 +818,46 @@ static int map_x509_error(int e)
 	}
 }
 
+/* Errors of revocation checking (check_revocation in x509_vfy.c). */
+static int crl_error(int e)
+{
+	switch (e) {
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+	case X509_V_ERR_CERT_REVOKED:
+	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+	case X509_V_ERR_DIFFERENT_CRL_SCOPE:
+	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /*
  * X509_V_FLAG_X509_STRICT also demands a keyUsage extension in every CA
  * certificate; RFC 5280 4.2.1.3 only says it SHOULD be there (absent, all
- * usages are allowed), so that one error is waived and nothing else.
+ * usages are allowed), so that one error is waived.  So is any revocation
+ * error about the trust anchor itself: X509_V_FLAG_CRL_CHECK_ALL checks
+ * the anchor too, but an anchor is trusted as configured (RFC 5280 6.1.1)
+ * and signet checks every certificate below it.
  */
 static int relax_cb(int ok, X509_STORE_CTX *ctx)
 {
-	if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE) {
+	int e = X509_STORE_CTX_get_error(ctx);
+	if (ok)
+		return ok;
+	if (e == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE ||
+	    (crl_error(e) && X509_STORE_CTX_get0_parent_ctx(ctx) == NULL &&
+	     X509_STORE_CTX_get_error_depth(ctx) ==
+		     sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) - 1)) {
 		X509_STORE_CTX_set_error(ctx, X509_V_OK);
 		return 1;
 	}
@@ -1235,10 +1267,94 @@ out:
 	return rc;
 }
 
+static int serial_cmp(const void *a, const void *b)
+{
+	return ASN1_INTEGER_cmp(*(const ASN1_INTEGER *const *)a, *(const ASN1_INTEGER *const *)b);
+}
+
+/* Does any fullName of these distribution points hold a non-URI name? */
+static int dp_names_non_uri(const DIST_POINT_NAME *dpn)
+{
+	if (dpn == NULL)
+		return 0;
+	if (dpn->type != 0) /* nameRelativeToCRLIssuer */
+		return 1;
+	for (int k = 0; k < sk_GENERAL_NAME_num(dpn->name.fullname); k++)
+		if (sk_GENERAL_NAME_value(dpn->name.fullname, k)->type != GEN_URI)
+			return 1;
+	return 0;
+}
+
 /*
- * A CRL that could speak for a certificate of the path (same issuer name)
- * must carry a CRL number (RFC 5280 5.2.3: conforming CRL issuers MUST
- * include it); one without is not a CRL signet relies on, and since every
+ * Does the CRL list a serial number twice?  Its entries are sorted by
+ * serial by OpenSSL on the first lookup (done here), so duplicates are
+ * neighbours; the verdict is remembered per CRL (by its signature) in the
+ * trust store, since a CRL is checked on every verification.
+ */
+static int crl_has_duplicates(struct signet_trust *t, X509_CRL *crl, X509 *any)
+{
+	const ASN1_BIT_STRING *sig = NULL;
+	const X509_ALGOR *alg = NULL;
+	unsigned char key[32];
+	unsigned int kl = 0;
+	STACK_OF(X509_REVOKED) *rev;
+	X509_REVOKED *r = NULL;
+	int dup = 0, sorted = 1, n;
+
+	X509_CRL_get0_signature(crl, &sig, &alg);
+	if (sig == NULL || !EVP_Digest(ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig),
+				       key, &kl, EVP_sha256(), NULL))
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	for (int k = 0; k < CRLMEMO_SLOTS; k++)
+		if (t->crlmemo[k].used && memcmp(t->crlmemo[k].key, key, 32) == 0) {
+			dup = t->crlmemo[k].dup;
+			pthread_mutex_unlock(&t->lock);
+			return dup;
+		}
+	pthread_mutex_unlock(&t->lock);
+
+	(void)X509_CRL_get0_by_serial(crl, &r, (ASN1_INTEGER *)X509_get0_serialNumber(any));
+	rev = X509_CRL_get_REVOKED(crl);
+	n = sk_X509_REVOKED_num(rev);
+	for (int k = 1; k < n && !dup && sorted; k++) {
+		int c = ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, k - 1)),
+					 X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, k)));
+		dup = c == 0;
+		sorted = c <= 0;
+	}
+	if (!sorted) { /* not sorted after all: compare on a sorted copy */
+		const ASN1_INTEGER **s = malloc(sizeof(*s) * (size_t)n);
+		dup = 0;
+		if (s != NULL) {
+			for (int k = 0; k < n; k++)
+				s[k] = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, k));
+			qsort(s, (size_t)n, sizeof(*s), serial_cmp);
+			for (int k = 1; k < n && !dup; k++)
+				dup = ASN1_INTEGER_cmp(s[k - 1], s[k]) == 0;
+			free(s);
+		}
+	}
+	ERR_clear_error();
+	pthread_mutex_lock(&t->lock);
+	memcpy(t->crlmemo[t->crlmemo_next].key, key, 32);
+	t->crlmemo[t->crlmemo_next].dup = dup;
+	t->crlmemo[t->crlmemo_next].used = 1;
+	t->crlmemo_next = (t->crlmemo_next + 1) % CRLMEMO_SLOTS;
+	pthread_mutex_unlock(&t->lock);
+	return dup;
+}
+
+/*
+ * The CRLs that could speak for a certificate of the path (same issuer
+ * name), beyond what OpenSSL checks:
+ * - a CRL number (RFC 5280 5.2.3: conforming CRL issuers MUST include it);
+ * - no serial number listed twice (an entry must be unambiguous);
+ * - a partitioned CRL (issuingDistributionPoint with a distribution point)
+ *   names its partition by URIs only and is not indirect, and the
+ *   certificates it covers name their CRL distribution points by URIs
+ *   only (CA/B BR 7.1.2.11.2, 7.2.2.1), so that the two can be compared.
+ * A CRL that fails one is not a CRL signet relies on, and since every
  * certificate must be covered, the path's status is unknown.
  */
 static int check_crls(struct vctx *v, int n, struct signet_err *err)
@@ -1248,17 +1364,50 @@ static int check_crls(struct vctx *v, int n, struct signet_err *err)
 		for (int i = 0; i + 1 < n; i++) {
 			char dn[512];
 			ASN1_INTEGER *num;
+			ISSUING_DIST_POINT *idp;
+			const char *why = NULL;
 			if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(v->path[i])) != 0)
 				continue;
 			num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
 			ERR_clear_error();
-			if (num == NULL) {
+			if (num == NULL)
+				why = "has no CRL number (RFC 5280 5.2.3)";
+			ASN1_INTEGER_free(num);
+			if (why == NULL && crl_has_duplicates(v->t, crl, v->path[i]))
+				why = "lists a serial number more than once";
+			idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, NULL, NULL);
+			ERR_clear_error();
+			if (why == NULL && idp != NULL && idp->distpoint != NULL) {
+				if (dp_names_non_uri(idp->distpoint))
+					why = "names its partition (issuingDistributionPoint) by "
+					      "something other than URIs (CA/B BR 7.2.2.1)";
+				else if (idp->indirectCRL)
+					why = "is a partitioned CRL that claims to be indirect "
+					      "(CA/B BR 7.2.2.1)";
+				for (int j = 0; why == NULL && j + 1 < n; j++) {
+					CRL_DIST_POINTS *cdp;
+					if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+							  X509_get_issuer_name(v->path[j])) != 0)
+						continue;
+					cdp = X509_get_ext_d2i(v->path[j], NID_crl_distribution_points,
+							       NULL, NULL);
+					ERR_clear_error();
+					for (int k = 0; k < sk_DIST_POINT_num(cdp) && why == NULL; k++)
+						if (dp_names_non_uri(sk_DIST_POINT_value(cdp, k)->distpoint))
+							why = "is partitioned, and a certificate it "
+							      "covers names its CRL distribution point by "
+							      "something other than URIs (CA/B BR "
+							      "7.1.2.11.2), so they cannot be matched";
+					CRL_DIST_POINTS_free(cdp);
+				}
+			}
+			ISSUING_DIST_POINT_free(idp);
+			if (why != NULL) {
 				vfy_dn(X509_CRL_get_issuer(crl), dn, sizeof(dn));
 				return signet_err_set(err, SIGNET_E_REVUNKNOWN,
-						      "revocation status unknown: the CRL of '%s' "
-						      "has no CRL number (RFC 5280 5.2.3)", dn);
+						      "revocation status unknown: the CRL of '%s' %s",
+						      dn, why);
 			}
-			ASN1_INTEGER_free(num);
 			break;
 		}
 	}
@@ -1275,7 +1424,7 @@ static int judge(struct vctx *v, int n, json_t *checks, struct signet_err *err)
 	for (int i = 0; i < n; i++) {
 		/* CA certificates repeat across calls; a pass is memoised per
 		 * role and purpose on the X509 object (ex_data). */
-		int role = (i == n - 1 ? 2 : i > 0 ? 1 : 0) * 3 + (int)v->o->purpose;
+		int role = (i == n - 1 ? 2 : i > 0 ? 1 : 0) * 4 + (int)v->o->purpose;
 		if (i > 0 && profile_memo_has(v->t, v->path[i], role))
 			continue;
 		if (vfy_profile_cert(v->path[i], i, n, v->o, err) < 0)

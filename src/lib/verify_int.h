@@ -24,6 +24,14 @@ struct sigcache_slot {
 	int used;
 };
 
+#define CRLMEMO_SLOTS 8
+
+struct crlmemo_slot {
+	unsigned char key[32]; /* SHA-256 of the CRL's signature value */
+	int dup;               /* lists a serial number twice */
+	int used;
+};
+
 struct signet_trust {
 	STACK_OF(X509) *anchors; /* owned; read-only once verification starts */
 	X509_STORE *store;       /* empty; X509_STORE_CTX wants one for CRL lookups */
@@ -31,6 +39,8 @@ struct signet_trust {
 	struct sigcache_slot *cache;
 	unsigned long hits, misses;
 	unsigned long fast;      /* paths checked by fast_check */
+	struct crlmemo_slot crlmemo[CRLMEMO_SLOTS];
+	int crlmemo_next;
 	int psl_tried;
 	struct signet_psl psl;
 };

@@ -19,7 +19,9 @@
  * - roles: an end-entity certificate used for TLS is not a CA, does not
  *   claim keyCertSign, carries no name constraints; its EKU is
  *   non-critical, and when present names the purpose (anyExtendedKeyUsage
- *   alone is not enough); a CA's EKU, when present, must allow the purpose;
+ *   alone is not enough) and no purpose the CA/B (or, for S/MIME, the S/MIME)
+ *   Baseline Requirements forbid beside it; a CA's EKU, when present, must
+ *   allow the purpose;
  *   a nameConstraints extension must constrain something, with well-formed
  *   subtrees.
  *
@@ -362,7 +364,89 @@ static int eku_has(X509 *x, uint32_t xku_bit)
 static int purpose_xku(enum signet_purpose p)
 {
 	return p == SIGNET_PURPOSE_SERVER ? XKU_SSL_SERVER :
-	       p == SIGNET_PURPOSE_CLIENT ? XKU_SSL_CLIENT : 0;
+	       p == SIGNET_PURPOSE_CLIENT ? XKU_SSL_CLIENT :
+	       p == SIGNET_PURPOSE_EMAIL ? XKU_SMIME : 0;
+}
+
+static const char *xku_name(int xku)
+{
+	return xku == XKU_SSL_SERVER ? "serverAuth" : xku == XKU_SSL_CLIENT ? "clientAuth" :
+	       "emailProtection";
+}
+
+/* The first purpose in bits, by name, for messages. */
+static const char *xku_first(uint32_t bits)
+{
+	return bits & XKU_SSL_SERVER ? "serverAuth" : bits & XKU_CODE_SIGN ? "codeSigning" :
+	       bits & XKU_TIMESTAMP ? "timeStamping" : bits & XKU_OCSP_SIGN ? "OCSPSigning" :
+	       bits & XKU_SMIME ? "emailProtection" : bits & XKU_ANYEKU ?
+	       "anyExtendedKeyUsage" : "another purpose";
+}
+
+/* The Precertificate Signing Certificate EKU (RFC 6962 3.1). */
+static int eku_has_precert(X509 *x)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	ASN1_OBJECT *pre = OBJ_txt2obj("1.3.6.1.4.1.11129.2.4.4", 1);
+	int found = 0;
+	for (int i = 0; pre != NULL && i < sk_ASN1_OBJECT_num(eku) && !found; i++)
+		found = OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), pre) == 0;
+	ASN1_OBJECT_free(pre);
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	return found;
+}
+
+/*
+ * S/MIME Baseline Requirements 7.1.2 for --purpose email, beyond the EKU
+ * rule shared with TLS: the subscriber certificate is no CA (7.1.2.3 d),
+ * has a keyUsage without keyCertSign (e), an extendedKeyUsage
+ * (f) and a subjectAltName with at least one rfc822Name (h, 7.1.4.2.1);
+ * a subordinate CA may sign CRLs (7.1.2.2 e).
+ */
+static int smime_rules(X509 *x, int i, int is_anchor, struct vlabel *label,
+		       struct signet_err *err)
+{
+	uint32_t flags = X509_get_extension_flags(x);
+	int present;
+
+	if (i > 0) {
+		if (!is_anchor && (flags & EXFLAG_KUSAGE) &&
+		    !(X509_get_key_usage(x) & KU_CRL_SIGN))
+			return signet_err_set(err, SIGNET_E_PURPOSE,
+					      "%s: S/MIME subordinate CA without cRLSign in "
+					      "keyUsage (S/MIME BR 7.1.2.2)", L(label));
+		return 0;
+	}
+	if (flags & EXFLAG_CA)
+		return signet_err_set(err, SIGNET_E_PURPOSE,
+				      "%s: S/MIME certificate is a CA (basicConstraints "
+				      "CA:TRUE; S/MIME BR 7.1.2.3)", L(label));
+	/* keyUsage SHALL be present; that it SHOULD be critical is not
+	 * enforced. */
+	(void)ext_critical(x, NID_key_usage, &present);
+	if (!present)
+		return signet_err_set(err, SIGNET_E_PURPOSE,
+				      "%s: S/MIME certificate without keyUsage "
+				      "(S/MIME BR 7.1.2.3)", L(label));
+	if (!(flags & EXFLAG_XKUSAGE))
+		return signet_err_set(err, SIGNET_E_PURPOSE,
+				      "%s: S/MIME certificate without extendedKeyUsage "
+				      "(S/MIME BR 7.1.2.3 requires emailProtection)", L(label));
+	{
+		GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+		int rfc822 = 0;
+		for (int k = 0; k < sk_GENERAL_NAME_num(sans) && !rfc822; k++)
+			rfc822 = sk_GENERAL_NAME_value(sans, k)->type == GEN_EMAIL;
+		GENERAL_NAMES_free(sans);
+		ERR_clear_error();
+		if (!rfc822)
+			return signet_err_set(err, SIGNET_E_PURPOSE,
+					      "%s: S/MIME certificate without an email address "
+					      "(rfc822Name) in subjectAltName (S/MIME BR 7.1.4.2.1)",
+					      L(label));
+	}
+	return 0;
 }
 
 int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
@@ -373,7 +457,8 @@ int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
 	int is_anchor = i == n - 1;
 	int self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
 	int present, crit, want_xku = purpose_xku(o->purpose);
-	int tls = o->purpose != SIGNET_PURPOSE_ANY;
+	int tls = o->purpose != SIGNET_PURPOSE_ANY; /* a typed purpose: TLS or S/MIME */
+	int smime = o->purpose == SIGNET_PURPOSE_EMAIL;
 
 	if (X509_get_version(x) != X509_VERSION_3)
 		return signet_err_set(err, SIGNET_E_INVALID,
@@ -440,10 +525,19 @@ int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
 	if (check_name_constraints(x, i, label, err) < 0)
 		return -1;
 
-	/* EKU, for the TLS purposes. */
+	if (smime && smime_rules(x, i, is_anchor, label, err) < 0)
+		return -1;
+
+	/* EKU, for the typed purposes. */
 	crit = ext_critical(x, NID_ext_key_usage, &present);
 	if (present && want_xku) {
 		uint32_t xku = X509_get_extended_key_usage(x);
+		/* Purposes a TLS server (CA/B BR 7.1.2.7.10) or S/MIME (S/MIME
+		 * BR 7.1.2.3 f, 7.1.2.2 g) certificate must not also serve. */
+		uint32_t banned = want_xku == XKU_SSL_SERVER ?
+					  XKU_CODE_SIGN | XKU_SMIME | XKU_TIMESTAMP | XKU_OCSP_SIGN :
+				  smime ? XKU_SSL_SERVER | XKU_CODE_SIGN | XKU_TIMESTAMP | XKU_ANYEKU :
+					  0;
 		if (i == 0) {
 			if (crit)
 				return signet_err_set(err, SIGNET_E_PURPOSE,
@@ -452,20 +546,37 @@ int vfy_profile_cert(X509 *x, int i, int n, const struct signet_verify_opts *o,
 			if (eku_has(x, XKU_ANYEKU))
 				return signet_err_set(err, SIGNET_E_PURPOSE,
 						      "%s: extendedKeyUsage includes "
-						      "anyExtendedKeyUsage (CA/B BR 7.1.2.7.10)", L(label));
+						      "anyExtendedKeyUsage (%s)", L(label),
+						      smime ? "S/MIME BR 7.1.2.3" : "CA/B BR 7.1.2.7.10");
 			if (!eku_has(x, (uint32_t)want_xku))
 				return signet_err_set(err, SIGNET_E_PURPOSE,
 						      "%s: extendedKeyUsage does not include %s",
-						      L(label), want_xku == XKU_SSL_SERVER ?
-						      "serverAuth" : "clientAuth");
+						      L(label), xku_name(want_xku));
+			if (xku & banned)
+				return signet_err_set(err, SIGNET_E_PURPOSE,
+						      "%s: extendedKeyUsage also allows %s, which %s "
+						      "certificate must not (%s)", L(label),
+						      xku_first(xku & banned),
+						      smime ? "an S/MIME" : "a TLS server",
+						      smime ? "S/MIME BR 7.1.2.3" : "CA/B BR 7.1.2.7.10");
+			if (want_xku == XKU_SSL_SERVER && eku_has_precert(x))
+				return signet_err_set(err, SIGNET_E_PURPOSE,
+						      "%s: extendedKeyUsage includes Precertificate "
+						      "Signing, which a TLS server certificate must not "
+						      "(CA/B BR 7.1.2.7.10)", L(label));
 		} else if (is_anchor && self_issued) {
 			return signet_err_set(err, SIGNET_E_PURPOSE,
 					      "%s: root certificate carries extendedKeyUsage "
-					      "(CA/B BR 7.1.2.1.2 forbids it)", L(label));
-		} else if (!(xku & ((uint32_t)want_xku | XKU_ANYEKU))) {
+					      "(%s forbids it)", L(label),
+					      smime ? "S/MIME BR 7.1.2.1" : "CA/B BR 7.1.2.1.2");
+		} else if (!(xku & ((uint32_t)want_xku | (smime ? 0 : XKU_ANYEKU)))) {
 			return signet_err_set(err, SIGNET_E_PURPOSE,
 					      "%s: CA extendedKeyUsage does not allow %s", L(label),
-					      want_xku == XKU_SSL_SERVER ? "serverAuth" : "clientAuth");
+					      xku_name(want_xku));
+		} else if (smime && (xku & banned)) {
+			return signet_err_set(err, SIGNET_E_PURPOSE,
+					      "%s: S/MIME CA extendedKeyUsage also allows %s "
+					      "(S/MIME BR 7.1.2.2)", L(label), xku_first(xku & banned));
 		}
 	}
 	return 0;

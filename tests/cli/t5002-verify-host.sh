@@ -34,8 +34,12 @@ test_expect_code 23 'another IP does not' '
 	"$SIGNET" verify www.pem --chain inter.pem --trust root.pem --ip 10.0.0.1
 '
 
-test_expect_code 23 'an IP given as --host matches no DNS SAN' '
+test_expect_success 'an IP given as --host is matched as an IP, against the IP SAN' '
 	"$SIGNET" verify www.pem --chain inter.pem --trust root.pem --host 127.0.0.1
+'
+
+test_expect_code 23 'an IP given as --host that no IP SAN holds is a mismatch' '
+	"$SIGNET" verify www.pem --chain inter.pem --trust root.pem --host 10.0.0.1
 '
 
 test_expect_code 2 '--host and --ip together are a usage error' '

@@ -94,6 +94,17 @@ static int parse_time(const char *s, time_t *out)
 	return 0;
 }
 
+/* Does the case's extended_key_usage list name this EKU? */
+static int eku_listed(json_t *tc, const char *name)
+{
+	json_t *v;
+	size_t i;
+	json_array_foreach(json_object_get(tc, "extended_key_usage"), i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+			return 1;
+	return 0;
+}
+
 static STACK_OF(X509) *pem_list(json_t *arr, const char *what, struct signet_err *err)
 {
 	STACK_OF(X509) *all = sk_X509_new_null();
@@ -237,6 +248,11 @@ static int run_case(struct signet_trust **trustp, json_t *tc, char *msg, size_t 
 	}
 	o.purpose = strcmp(json_string_value(json_object_get(tc, "validation_kind")), "CLIENT") == 0 ?
 			    SIGNET_PURPOSE_CLIENT : SIGNET_PURPOSE_SERVER;
+	/* A client authenticated for email (S/MIME) rather than TLS: the
+	 * case asks for emailProtection and not clientAuth. */
+	if (o.purpose == SIGNET_PURPOSE_CLIENT && eku_listed(tc, "emailProtection") &&
+	    !eku_listed(tc, "clientAuth"))
+		o.purpose = SIGNET_PURPOSE_EMAIL;
 	json_array_foreach(json_object_get(tc, "extended_key_usage"), i, v) {
 		if (o.n_ekus < 16)
 			ekus[o.n_ekus++] = json_string_value(v);

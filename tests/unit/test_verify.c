@@ -581,6 +581,287 @@ static void test_fast_path_rules(void **state)
 	EVP_PKEY_free(k2);
 }
 
+/* S/MIME (--purpose email): the S/MIME BR rules on the leaf and CAs. */
+static void test_smime_purpose(void **state)
+{
+	struct pki *p = *state;
+	static const char *const inter_smime[] = { CA_EXTS, "basicConstraints", "critical,CA:TRUE",
+		"keyUsage", "critical,keyCertSign,cRLSign", "extendedKeyUsage", "emailProtection",
+		NULL };
+	static const char *const inter_nocrl[] = { CA_EXTS, "basicConstraints", "critical,CA:TRUE",
+		"keyUsage", "critical,keyCertSign", NULL };
+	static const char *const ok[] = { "subjectKeyIdentifier", "hash", "authorityKeyIdentifier",
+		"keyid:always", "keyUsage", "digitalSignature", "extendedKeyUsage", "emailProtection",
+		"subjectAltName", "email:alice@example.com", NULL };
+	static const char *const with_server[] = { "authorityKeyIdentifier", "keyid:always",
+		"keyUsage", "digitalSignature", "extendedKeyUsage", "emailProtection,serverAuth",
+		"subjectAltName", "email:alice@example.com", NULL };
+	static const char *const no_eku[] = { "authorityKeyIdentifier", "keyid:always",
+		"keyUsage", "digitalSignature", "subjectAltName", "email:alice@example.com", NULL };
+	static const char *const no_ku[] = { "authorityKeyIdentifier", "keyid:always",
+		"extendedKeyUsage", "emailProtection", "subjectAltName", "email:alice@example.com",
+		NULL };
+	static const char *const dns_only[] = { "authorityKeyIdentifier", "keyid:always",
+		"keyUsage", "digitalSignature", "extendedKeyUsage", "emailProtection",
+		"subjectAltName", "DNS:example.com", NULL };
+	static const struct {
+		const char *const *inter, *const *leaf;
+		enum signet_purpose purpose;
+		int rc;
+		const char *msg;
+	} cases[] = {
+		{ inter_smime, ok, SIGNET_PURPOSE_EMAIL, 0, NULL },
+		{ inter_smime, ok, SIGNET_PURPOSE_CLIENT, -1, "does not include clientAuth" },
+		{ inter_smime, with_server, SIGNET_PURPOSE_EMAIL, -1, "also allows serverAuth" },
+		{ inter_smime, no_eku, SIGNET_PURPOSE_EMAIL, -1, "without extendedKeyUsage" },
+		{ inter_smime, no_ku, SIGNET_PURPOSE_EMAIL, -1, "without keyUsage" },
+		{ inter_smime, dns_only, SIGNET_PURPOSE_EMAIL, -1, "rfc822Name" },
+		{ inter_nocrl, ok, SIGNET_PURPOSE_EMAIL, -1, "without cRLSign" },
+	};
+	struct signet_err err;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		X509 *inter = mkx("Mail CA", p->inter_key, p->root, p->root_key, X509_VERSION_3,
+				  cases[c].inter);
+		X509 *leaf = mkx("Alice", p->leaf_key, inter, p->inter_key, X509_VERSION_3,
+				 cases[c].leaf);
+		struct signet_trust *t = signet_trust_new(&err);
+		STACK_OF(X509) *unt = sk_X509_new_null();
+		struct signet_verify_opts o = { .max_depth = -1, .purpose = cases[c].purpose,
+						.email = "alice@example.com" };
+		if (cases[c].leaf == dns_only)
+			o.email = NULL;
+		signet_trust_add(t, p->root, &err);
+		sk_X509_push(unt, inter);
+		assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), cases[c].rc);
+		if (cases[c].msg != NULL)
+			assert_non_null(strstr(err.msg, cases[c].msg));
+		sk_X509_free(unt);
+		signet_trust_free(t);
+		X509_free(leaf);
+		X509_free(inter);
+	}
+}
+
+/* A TLS server certificate may add clientAuth, nothing the CA/B BRs ban. */
+static void test_server_eku_extras(void **state)
+{
+	struct pki *p = *state;
+	static const char *const both[] = { LEAF_BASE, "subjectAltName", "DNS:a.example", NULL };
+	static const char *const codesign[] = { "subjectKeyIdentifier", "hash",
+		"authorityKeyIdentifier", "keyid:always", "keyUsage", "critical,digitalSignature",
+		"extendedKeyUsage", "serverAuth,codeSigning", "subjectAltName", "DNS:a.example", NULL };
+	static const char *const ocsp[] = { "subjectKeyIdentifier", "hash",
+		"authorityKeyIdentifier", "keyid:always", "keyUsage", "critical,digitalSignature",
+		"extendedKeyUsage", "serverAuth,clientAuth,OCSPSigning", "subjectAltName",
+		"DNS:a.example", NULL };
+	static const char *const *leaves[] = { both, codesign, ocsp };
+	static const int want[] = { 0, -1, -1 };
+	struct signet_err err;
+
+	for (int l = 0; l < 3; l++) {
+		X509 *leaf = mkx("a.example", p->leaf_key, p->inter, p->inter_key, X509_VERSION_3,
+				 leaves[l]);
+		struct signet_trust *t = signet_trust_new(&err);
+		STACK_OF(X509) *unt = sk_X509_new_null();
+		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+						.host = "a.example" };
+		signet_trust_add(t, p->root, &err);
+		sk_X509_push(unt, p->inter);
+		assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), want[l]);
+		if (want[l] < 0)
+			assert_non_null(strstr(err.msg, "which a TLS server certificate must not"));
+		sk_X509_free(unt);
+		signet_trust_free(t);
+		X509_free(leaf);
+	}
+}
+
+static void add_crl_ext(X509_CRL *crl, X509V3_CTX *ctx, const char *name, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_nconf(NULL, ctx, name, value);
+	assert_non_null(ext);
+	assert_int_equal(X509_CRL_add_ext(crl, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+/* A leaf whose CRL distribution point is named by a directory name and a
+ * URI (the URI of the partitioned CRL in test_crl_rules). */
+static X509 *mkx_cdp_dir(struct pki *p)
+{
+	static const char *const exts[] = { LEAF_BASE, "subjectAltName", "DNS:a.example", NULL };
+	X509 *x = mkx("a.example", p->leaf_key, p->inter, p->inter_key, X509_VERSION_3, exts);
+	CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
+	DIST_POINT *dp = DIST_POINT_new();
+	GENERAL_NAME *dir = GENERAL_NAME_new(), *uri = GENERAL_NAME_new();
+	ASN1_IA5STRING *u = ASN1_IA5STRING_new();
+	X509_NAME *n = X509_NAME_new();
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	X509 *back;
+	int len;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"CRL", -1, -1, 0);
+	GENERAL_NAME_set0_value(dir, GEN_DIRNAME, n);
+	ASN1_STRING_set(u, "http://crl.example/p1.crl", -1);
+	GENERAL_NAME_set0_value(uri, GEN_URI, u);
+	dp->distpoint = DIST_POINT_NAME_new();
+	dp->distpoint->type = 0;
+	dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null();
+	sk_GENERAL_NAME_push(dp->distpoint->name.fullname, dir);
+	sk_GENERAL_NAME_push(dp->distpoint->name.fullname, uri);
+	sk_DIST_POINT_push(cdp, dp);
+	assert_int_equal(X509_add1_ext_i2d(x, NID_crl_distribution_points, cdp, 0, 0), 1);
+	CRL_DIST_POINTS_free(cdp);
+	assert_true(X509_sign(x, p->inter_key, EVP_sha256()) > 0);
+	len = i2d_X509(x, &der);
+	q = der;
+	back = d2i_X509(NULL, &q, len);
+	assert_non_null(back);
+	OPENSSL_free(der);
+	X509_free(x);
+	return back;
+}
+
+/* A CRL from issuer, with the given entries and issuingDistributionPoint. */
+static X509_CRL *mkcrl_by(X509 *issuer, EVP_PKEY *key, const long *serials, int n,
+			  const char *idp)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	ASN1_INTEGER *num = ASN1_INTEGER_new();
+	X509V3_CTX ctx;
+
+	assert_non_null(crl);
+	X509_CRL_set_version(crl, X509_CRL_VERSION_2);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+	X509_gmtime_adj(t, -600);
+	X509_CRL_set1_lastUpdate(crl, t);
+	X509_gmtime_adj(t, 86400);
+	X509_CRL_set1_nextUpdate(crl, t);
+	for (int i = 0; i < n; i++) {
+		X509_REVOKED *r = X509_REVOKED_new();
+		ASN1_INTEGER *sn = ASN1_INTEGER_new();
+		ASN1_INTEGER_set(sn, serials[i]);
+		X509_REVOKED_set_serialNumber(r, sn);
+		X509_gmtime_adj(t, -300);
+		X509_REVOKED_set_revocationDate(r, t);
+		X509_CRL_add0_revoked(crl, r);
+		ASN1_INTEGER_free(sn);
+	}
+	ASN1_INTEGER_set(num, 7);
+	X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0);
+	X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
+	add_crl_ext(crl, &ctx, "authorityKeyIdentifier", "keyid:always");
+	if (idp != NULL)
+		add_crl_ext(crl, &ctx, "issuingDistributionPoint", idp);
+	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+	ASN1_TIME_free(t);
+	ASN1_INTEGER_free(num);
+	return crl;
+}
+
+static X509_CRL *mkcrl(struct pki *p, const long *serials, int n, const char *idp)
+{
+	return mkcrl_by(p->inter, p->inter_key, serials, n, idp);
+}
+
+static void test_crl_rules(void **state)
+{
+	struct pki *p = *state;
+	static const long once[] = { 77, 78 }, twice[] = { 77, 78, 77 };
+	static const struct {
+		const long *serials;
+		int n;
+		const char *idp;
+		int dir_cdp;
+		int rc;
+		const char *msg;
+	} cases[] = {
+		{ once, 2, NULL, 0, 0, NULL },
+		{ twice, 3, NULL, 0, -1, "lists a serial number more than once" },
+		{ once, 2, "fullname:URI:http://crl.example/p1.crl,indirectCRL:TRUE", 0, -1,
+		  "claims to be indirect" },
+		{ once, 2, "fullname:email:crl@example.com", 0, -1, "something other than URIs" },
+		{ once, 2, "fullname:URI:http://crl.example/p1.crl", 1, -1,
+		  "cannot be matched" },
+	};
+	struct signet_err err;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		static const char *const leaf_exts[] = { LEAF_BASE, "subjectAltName", "DNS:a.example",
+			NULL };
+		X509 *leaf = cases[c].dir_cdp ? mkx_cdp_dir(p) :
+				 mkx("a.example", p->leaf_key, p->inter, p->inter_key, X509_VERSION_3,
+				     leaf_exts);
+		X509_CRL *crl = mkcrl(p, cases[c].serials, cases[c].n, cases[c].idp);
+		STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+		struct signet_trust *t = signet_trust_new(&err);
+		STACK_OF(X509) *unt = sk_X509_new_null();
+		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+						.host = "a.example" };
+		X509_CRL *root_crl;
+		/* The intermediate is covered by a plain CRL of the root. */
+		{
+			X509_CRL *rc = X509_CRL_new();
+			ASN1_TIME *tm = ASN1_TIME_new();
+			ASN1_INTEGER *num = ASN1_INTEGER_new();
+			X509_CRL_set_version(rc, X509_CRL_VERSION_2);
+			X509_CRL_set_issuer_name(rc, X509_get_subject_name(p->root));
+			X509_gmtime_adj(tm, -600);
+			X509_CRL_set1_lastUpdate(rc, tm);
+			X509_gmtime_adj(tm, 86400);
+			X509_CRL_set1_nextUpdate(rc, tm);
+			ASN1_INTEGER_set(num, 1);
+			X509_CRL_add1_ext_i2d(rc, NID_crl_number, num, 0, 0);
+			assert_true(X509_CRL_sign(rc, p->root_key, EVP_sha256()) > 0);
+			ASN1_TIME_free(tm);
+			ASN1_INTEGER_free(num);
+			root_crl = rc;
+		}
+		sk_X509_CRL_push(crls, crl);
+		sk_X509_CRL_push(crls, root_crl);
+		o.crls = crls;
+		signet_trust_add(t, p->root, &err);
+		sk_X509_push(unt, p->inter);
+		assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), cases[c].rc);
+		if (cases[c].msg != NULL) {
+			assert_int_equal(err.code, SIGNET_E_REVUNKNOWN);
+			assert_non_null(strstr(err.msg, cases[c].msg));
+			/* Again: the verdict on the CRL is remembered, not lost. */
+			assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), -1);
+			assert_non_null(strstr(err.msg, cases[c].msg));
+		}
+		sk_X509_free(unt);
+		signet_trust_free(t);
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+		X509_free(leaf);
+	}
+
+	/* A partitioned CRL of the root covering a leaf whose distribution
+	 * point it names (by URI): trusted. */
+	{
+		static const char *const leaf_cdp[] = { LEAF_BASE, "subjectAltName",
+			"DNS:a.example", "crlDistributionPoints", "URI:http://crl.example/p2.crl",
+			NULL };
+		X509 *leaf = mkx("a.example", p->leaf_key, p->root, p->root_key, X509_VERSION_3,
+				 leaf_cdp);
+		X509_CRL *crl = mkcrl_by(p->root, p->root_key, once, 2,
+					 "critical,fullname:URI:http://crl.example/p2.crl");
+		STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+		struct signet_trust *t = signet_trust_new(&err);
+		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+						.host = "a.example" };
+		sk_X509_CRL_push(crls, crl);
+		o.crls = crls;
+		signet_trust_add(t, p->root, &err);
+		assert_int_equal(signet_verify(t, leaf, NULL, &o, NULL, &err), 0);
+		signet_trust_free(t);
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+		X509_free(leaf);
+	}
+}
+
 int main(void)
 {
 	setenv("SIGNET_VERIFY_CROSSCHECK", "1", 1);
@@ -598,6 +879,9 @@ int main(void)
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_fast_path_matches_openssl),
 		cmocka_unit_test(test_fast_path_rules),
+		cmocka_unit_test(test_smime_purpose),
+		cmocka_unit_test(test_server_eku_extras),
+		cmocka_unit_test(test_crl_rules),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
