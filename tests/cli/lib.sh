@@ -23,13 +23,26 @@ _exit_cmds=()
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/signet-$test_name.XXXXXX")
 cd "$TRASH" || exit 1
 
-test_on_exit() { _exit_cmds+=("$1"); }
+# Test bodies run in subshells, where adding to _exit_cmds is lost when
+# the body ends; so each command is also appended to a file in $TRASH,
+# which the cleanup runs too (a second kill of a process is harmless).
+test_on_exit() {
+	_exit_cmds+=("$1")
+	printf '%s\n' "$1" >>"$TRASH/.on-exit"
+}
 
 _test_cleanup() {
-	local i
+	local i line
+	local -a from_file=()
 	for ((i = ${#_exit_cmds[@]} - 1; i >= 0; i--)); do
 		eval "${_exit_cmds[$i]}" >/dev/null 2>&1 || true
 	done
+	if [ -f "$TRASH/.on-exit" ]; then
+		while IFS= read -r line; do from_file+=("$line"); done <"$TRASH/.on-exit"
+		for ((i = ${#from_file[@]} - 1; i >= 0; i--)); do
+			eval "${from_file[$i]}" >/dev/null 2>&1 || true
+		done
+	fi
 	cd / && rm -rf "$TRASH"
 }
 trap _test_cleanup EXIT
