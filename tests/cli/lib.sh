@@ -18,31 +18,23 @@ unset SIGNET_DIR SIGNET_PASS_FILE
 test_name=$(basename "$0" .sh)
 test_count=0
 test_failed=0
-_exit_cmds=()
 
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/signet-$test_name.XXXXXX")
 cd "$TRASH" || exit 1
 
-# Test bodies run in subshells, where adding to _exit_cmds is lost when
-# the body ends; so each command is also appended to a file in $TRASH,
-# which the cleanup runs too (a second kill of a process is harmless).
-test_on_exit() {
-	_exit_cmds+=("$1")
-	printf '%s\n' "$1" >>"$TRASH/.on-exit"
-}
+# Registrations go to a file in $TRASH, not a shell variable: test bodies
+# run in subshells, and what a body added to a variable would be lost.
+test_on_exit() { printf '%s\n' "$1" >>"$TRASH/.on-exit"; }
 
 _test_cleanup() {
 	local i line
-	local -a from_file=()
-	for ((i = ${#_exit_cmds[@]} - 1; i >= 0; i--)); do
-		eval "${_exit_cmds[$i]}" >/dev/null 2>&1 || true
-	done
+	local -a cmds=()
 	if [ -f "$TRASH/.on-exit" ]; then
-		while IFS= read -r line; do from_file+=("$line"); done <"$TRASH/.on-exit"
-		for ((i = ${#from_file[@]} - 1; i >= 0; i--)); do
-			eval "${from_file[$i]}" >/dev/null 2>&1 || true
-		done
+		while IFS= read -r line; do cmds+=("$line"); done <"$TRASH/.on-exit"
 	fi
+	for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
+		eval "${cmds[$i]}" >/dev/null 2>&1 || true
+	done
 	cd / && rm -rf "$TRASH"
 }
 trap _test_cleanup EXIT

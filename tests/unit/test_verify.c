@@ -800,25 +800,9 @@ static void test_crl_rules(void **state)
 		STACK_OF(X509) *unt = sk_X509_new_null();
 		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
 						.host = "a.example" };
-		X509_CRL *root_crl;
 		/* The intermediate is covered by a plain CRL of the root. */
-		{
-			X509_CRL *rc = X509_CRL_new();
-			ASN1_TIME *tm = ASN1_TIME_new();
-			ASN1_INTEGER *num = ASN1_INTEGER_new();
-			X509_CRL_set_version(rc, X509_CRL_VERSION_2);
-			X509_CRL_set_issuer_name(rc, X509_get_subject_name(p->root));
-			X509_gmtime_adj(tm, -600);
-			X509_CRL_set1_lastUpdate(rc, tm);
-			X509_gmtime_adj(tm, 86400);
-			X509_CRL_set1_nextUpdate(rc, tm);
-			ASN1_INTEGER_set(num, 1);
-			X509_CRL_add1_ext_i2d(rc, NID_crl_number, num, 0, 0);
-			assert_true(X509_CRL_sign(rc, p->root_key, EVP_sha256()) > 0);
-			ASN1_TIME_free(tm);
-			ASN1_INTEGER_free(num);
-			root_crl = rc;
-		}
+		X509_CRL *root_crl = mkcrl_by(p->root, p->root_key, NULL, 0, NULL);
+
 		sk_X509_CRL_push(crls, crl);
 		sk_X509_CRL_push(crls, root_crl);
 		o.crls = crls;
