@@ -41,6 +41,6 @@ for alg in ec rsa; do
 	v=$(openssl speed -seconds 2 $what 2>/dev/null | awk '/verify\/s/ {getline; print $NF}')
 	printf '%s openssl speed       %10.0f verifications/s (ceiling: %.0f chains/s at 1 signature per chain, %.0f at 2)\n' \
 		"$name" "$v" "$v" "$(echo "$v / 2" | bc -l)"
-	s=$(awk '/signet_verify/ {print $3}' "$tmp/$alg.out")
+	s=$(awk '$2 == "signet_verify" {print $3}' "$tmp/$alg.out")
 	printf '%s ratio signet/openssl-verify-process %.1f\n' "$name" "$(echo "$s / $(cat "$tmp/$alg.proc")" | bc -l)"
 done

@@ -383,18 +383,37 @@ static const char *xku_first(uint32_t bits)
 	       "anyExtendedKeyUsage" : "another purpose";
 }
 
-/* The Precertificate Signing Certificate EKU (RFC 6962 3.1). */
+/* The Precertificate Signing Certificate EKU (RFC 6962 3.1), looked for
+ * in the extension's DER (a SEQUENCE of OIDs) without decoding it: this
+ * runs for every TLS server leaf. */
 static int eku_has_precert(X509 *x)
 {
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
-	ASN1_OBJECT *pre = OBJ_txt2obj("1.3.6.1.4.1.11129.2.4.4", 1);
-	int found = 0;
-	for (int i = 0; pre != NULL && i < sk_ASN1_OBJECT_num(eku) && !found; i++)
-		found = OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), pre) == 0;
-	ASN1_OBJECT_free(pre);
-	EXTENDED_KEY_USAGE_free(eku);
-	ERR_clear_error();
-	return found;
+	static const unsigned char oid[] = { 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01,
+					     0xd6, 0x79, 0x02, 0x04, 0x04 };
+	int idx = X509_get_ext_by_NID(x, NID_ext_key_usage, -1), tag, cls;
+	const ASN1_OCTET_STRING *v;
+	const unsigned char *p, *end;
+	long len;
+
+	if (idx < 0)
+		return 0;
+	v = X509_EXTENSION_get_data(X509_get_ext(x, idx));
+	p = ASN1_STRING_get0_data(v);
+	end = p + ASN1_STRING_length(v);
+	if (ASN1_get_object(&p, &len, &tag, &cls, end - p) != V_ASN1_CONSTRUCTED ||
+	    tag != V_ASN1_SEQUENCE)
+		return 0;
+	end = p + len;
+	while (p < end) {
+		const unsigned char *item = p;
+		if (ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80)
+			return 0;
+		if ((size_t)(p - item) + (size_t)len == sizeof(oid) &&
+		    memcmp(item, oid, sizeof(oid)) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
 }
 
 /*
