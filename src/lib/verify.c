@@ -1078,24 +1078,16 @@ static int fast_eligible(struct vctx *v, int n)
 	return 1;
 }
 
-/* Named curve, as OpenSSL's check_curve(): explicit EC parameters are a
- * SEQUENCE in the key's AlgorithmIdentifier, a named curve an OID. */
+/* Named curve, as OpenSSL's check_curve(): 1 named, 0 explicit
+ * parameters, -1 unreadable. */
 static int curve_ok(X509 *x)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(x);
-	X509_ALGOR *alg = NULL;
-	const void *pval;
-	int ptype;
+	int curve;
 
 	if (pk == NULL)
 		return -1;
-	if (EVP_PKEY_get_id(pk) != EVP_PKEY_EC)
-		return 1;
-	if (!X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, X509_get_X509_PUBKEY(x)) ||
-	    alg == NULL)
-		return -1;
-	X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-	return ptype == V_ASN1_OBJECT ? 1 : ptype == V_ASN1_SEQUENCE ? 0 : -1;
+	return EVP_PKEY_get_id(pk) != EVP_PKEY_EC ? 1 : vfy_ec_params(x, &curve);
 }
 
 /* Is the subjectAltName extension present but empty?  Only a short

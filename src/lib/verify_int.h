@@ -62,6 +62,11 @@ int vfy_leaf_names(struct signet_trust *trust, X509 *leaf,
 		   const struct signet_verify_opts *o, json_t *checks,
 		   struct signet_err *err);
 
+/* How x's EC key names its curve, read from its AlgorithmIdentifier
+ * (cheaper than asking the provider): 1 by OID (*curve is its NID), 0 by
+ * explicit parameters, -1 neither. */
+int vfy_ec_params(X509 *x, int *curve);
+
 /* A wildcard SAN of path[0] reaching into an excluded DNS subtree. */
 int vfy_wildcard_vs_excluded(X509 *const *path, int n, struct signet_err *err);
 

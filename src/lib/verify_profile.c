@@ -30,7 +30,6 @@
  */
 #include "verify_int.h"
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -62,6 +61,23 @@ static int ext_critical(X509 *x, int nid, int *present)
 	return idx >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, idx));
 }
 
+int vfy_ec_params(X509 *x, int *curve)
+{
+	X509_ALGOR *alg = NULL;
+	const void *pval = NULL;
+	int ptype = V_ASN1_UNDEF;
+
+	*curve = NID_undef;
+	if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, X509_get_X509_PUBKEY(x)) &&
+	    alg != NULL)
+		X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+	if (ptype == V_ASN1_OBJECT) {
+		*curve = OBJ_obj2nid(pval);
+		return 1;
+	}
+	return ptype == V_ASN1_SEQUENCE ? 0 : -1;
+}
+
 static int check_key(X509 *x, struct vlabel *label, struct signet_err *err)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(x);
@@ -80,23 +96,13 @@ static int check_key(X509 *x, struct vlabel *label, struct signet_err *err)
 		break;
 	}
 	case EVP_PKEY_EC: {
-		/* The curve as the certificate names it (the key's
-		 * AlgorithmIdentifier): an OID for a named curve, a SEQUENCE for
-		 * explicit parameters.  Cheaper than asking the provider. */
-		X509_ALGOR *alg = NULL;
-		const void *pval = NULL;
-		int ptype = V_ASN1_UNDEF, curve = NID_undef;
-		if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, X509_get_X509_PUBKEY(x)) &&
-		    alg != NULL)
-			X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-		if (ptype == V_ASN1_SEQUENCE) {
+		int curve = NID_undef;
+		if (vfy_ec_params(x, &curve) == 0) {
 			signet_err_set(err, SIGNET_E_ALGORITHM,
 				       "%s: EC key with explicit curve parameters "
 				       "(only named curves are accepted)", L(label));
 			goto out;
 		}
-		if (ptype == V_ASN1_OBJECT)
-			curve = OBJ_obj2nid(pval);
 		ENSURE(curve == NID_X9_62_prime256v1 || curve == NID_secp384r1 ||
 			       curve == NID_secp521r1,
 		       err, SIGNET_E_ALGORITHM,
