@@ -818,29 +818,6 @@ static int map_x509_error(int e)
 	}
 }
 
-/* Errors of revocation checking (check_revocation in x509_vfy.c). */
-static int crl_error(int e)
-{
-	switch (e) {
-	case X509_V_ERR_UNABLE_TO_GET_CRL:
-	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
-	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
-	case X509_V_ERR_CRL_NOT_YET_VALID:
-	case X509_V_ERR_CRL_HAS_EXPIRED:
-	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
-	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
-	case X509_V_ERR_CERT_REVOKED:
-	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
-	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
-	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
-	case X509_V_ERR_DIFFERENT_CRL_SCOPE:
-	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /*
  * X509_V_FLAG_X509_STRICT also demands a keyUsage extension in every CA
  * certificate; RFC 5280 4.2.1.3 only says it SHOULD be there (absent, all
@@ -852,10 +829,12 @@ static int crl_error(int e)
 static int relax_cb(int ok, X509_STORE_CTX *ctx)
 {
 	int e = X509_STORE_CTX_get_error(ctx);
+	int revocation = map_x509_error(e) == SIGNET_E_REVOKED ||
+			 map_x509_error(e) == SIGNET_E_REVUNKNOWN;
 	if (ok)
 		return ok;
 	if (e == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE ||
-	    (crl_error(e) && X509_STORE_CTX_get0_parent_ctx(ctx) == NULL &&
+	    (revocation && X509_STORE_CTX_get0_parent_ctx(ctx) == NULL &&
 	     X509_STORE_CTX_get_error_depth(ctx) ==
 		     sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) - 1)) {
 		X509_STORE_CTX_set_error(ctx, X509_V_OK);
