@@ -63,6 +63,13 @@
 
 enum conn_state { S_HANDSHAKE, S_OCSP, S_CONNECTING, S_RELAY, S_CLOSING };
 
+/* What --ocsp needs per connection, allocated only when it is used, so
+ * that an ordinary connection does not carry 416 bytes it never uses. */
+struct conn_ocsp {
+	char key[160]; /* cache key: issuer fingerprint + serial */
+	char url[256];
+};
+
 struct conn {
 	struct tunnel_worker *w;
 	struct tunnel_creds *creds;
@@ -84,8 +91,7 @@ struct conn {
 	char serial[72];
 	STACK_OF(X509) *chain;     /* --ocsp: the verified path, leaf first */
 	struct ocsp_fetch *fetch;  /* --ocsp: the request in flight */
-	char ocsp_key[160];        /* cache key: issuer fingerprint + serial */
-	char ocsp_url[256];
+	struct conn_ocsp *ocsp;    /* --ocsp only, from ocsp_begin on */
 	const char *ocsp_note;     /* for the log line: good, cached, soft_fail */
 	struct conn *prev, *next;
 };
@@ -222,6 +228,7 @@ static void conn_finish(struct conn *c)
 		ERR_clear_error();
 	}
 	tunnel_ocsp_fetch_cancel(c->fetch);
+	free(c->ocsp);
 	sk_X509_pop_free(c->chain, X509_free);
 	if (c->timer != NULL)
 		event_free(c->timer);
@@ -690,7 +697,7 @@ static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const
 	if (above == NULL ||
 	    signet_ocsp_check_response(der, len, leaf, issuer, above, NULL, &st, &nu, &err) < 0) {
 		sk_X509_free(above);
-		snprintf(msg, sizeof(msg), "the answer of %s is not valid: %s", c->ocsp_url,
+		snprintf(msg, sizeof(msg), "the answer of %s is not valid: %s", c->ocsp->url,
 			 above == NULL ? "out of memory" : err.msg);
 		ocsp_unavailable(c, msg);
 		return;
@@ -700,7 +707,7 @@ static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const
 	a.reason = st.reason;
 	a.revoked_at = st.revoked_at;
 	a.next_update = nu;
-	tunnel_ocsp_share(c->w->t, c->ocsp_key, &a);
+	tunnel_ocsp_share(c->w->t, c->ocsp->key, &a);
 	ocsp_verdict(c, &a, 0);
 }
 
@@ -717,6 +724,10 @@ static void ocsp_begin(struct conn *c)
 	const char *url;
 
 	signet_err_clear(&err);
+	if (c->ocsp == NULL && (c->ocsp = calloc(1, sizeof(*c->ocsp))) == NULL) {
+		ocsp_unavailable(c, "out of memory");
+		return;
+	}
 	if (sk_X509_num(c->chain) < 2) {
 		ocsp_unavailable(c, "the certificate is itself the trust anchor; there is no "
 				    "issuer to ask about it");
@@ -726,16 +737,16 @@ static void ocsp_begin(struct conn *c)
 		ocsp_unavailable(c, "cannot fingerprint the issuer");
 		return;
 	}
-	snprintf(c->ocsp_key, sizeof(c->ocsp_key), "%s/%s", fp, c->serial);
+	snprintf(c->ocsp->key, sizeof(c->ocsp->key), "%s/%s", fp, c->serial);
 	/* Client mode: a valid staple from the upstream is the freshest answer. */
 	if (cfg->mode == TUNNEL_CLIENT &&
 	    tunnel_staple_peer(bufferevent_openssl_get_ssl(c->tls), c->chain, c->creds->ca_certs,
 			       c->serial, &a) == 1) {
-		tunnel_ocsp_share(t, c->ocsp_key, &a);
+		tunnel_ocsp_share(t, c->ocsp->key, &a);
 		ocsp_verdict(c, &a, 2);
 		return;
 	}
-	if (tunnel_ocsp_cache_get(tunnel_ocsp_cache(t), c->ocsp_key, &a)) {
+	if (tunnel_ocsp_cache_get(tunnel_ocsp_cache(t), c->ocsp->key, &a)) {
 		atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_cache_hits, 1,
 					  memory_order_relaxed);
 		ocsp_verdict(c, &a, 1);
@@ -746,7 +757,7 @@ static void ocsp_begin(struct conn *c)
 	url = cfg->ocsp_url != NULL		  ? cfg->ocsp_url
 	      : sk_OPENSSL_STRING_num(aia) > 0 ? sk_OPENSSL_STRING_value(aia, 0)
 					       : NULL;
-	snprintf(c->ocsp_url, sizeof(c->ocsp_url), "%s", url ? url : "");
+	snprintf(c->ocsp->url, sizeof(c->ocsp->url), "%s", url ? url : "");
 	X509_email_free(aia);
 	if (url == NULL) {
 		ocsp_unavailable(c, "the certificate names no OCSP responder (see --ocsp-url)");
@@ -756,7 +767,7 @@ static void ocsp_begin(struct conn *c)
 		c->w->fetcher = tunnel_ocsp_fetcher_new(c->w->base, cfg->ocsp_ca);
 	if (tunnel_ocsp_request(sk_X509_value(c->chain, 0), sk_X509_value(c->chain, 1), &req,
 				&len, &err) == 0)
-		c->fetch = tunnel_ocsp_fetch(c->w->fetcher, c->ocsp_url, req, len,
+		c->fetch = tunnel_ocsp_fetch(c->w->fetcher, c->ocsp->url, req, len,
 					     cfg->ocsp_timeout, ocsp_answered, c, &err);
 	free(req);
 	if (c->fetch == NULL) {
@@ -866,7 +877,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		tunnel_ocsp_fetch_cancel(c->fetch);
 		c->fetch = NULL;
 		snprintf(why, sizeof(why), "OCSP responder %s did not answer within %.1fs",
-			 c->ocsp_url, cfg->ocsp_timeout);
+			 c->ocsp->url, cfg->ocsp_timeout);
 		ocsp_unavailable(c, why);
 		return;
 	}
