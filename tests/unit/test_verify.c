@@ -581,6 +581,36 @@ static void test_fast_path_rules(void **state)
 	EVP_PKEY_free(k2);
 }
 
+/*
+ * Verifies leaf (with inter, when not NULL, as the untrusted
+ * intermediate) against the test root, times times on one trust store,
+ * and checks each verdict: rc, and when msg is set the error code (when
+ * code is not 0) and that the sentence contains msg.
+ */
+static void expect_verify(struct pki *p, X509 *leaf, X509 *inter,
+			  const struct signet_verify_opts *o, int times, int rc, int code,
+			  const char *msg)
+{
+	struct signet_err err;
+	struct signet_trust *t = signet_trust_new(&err);
+	STACK_OF(X509) *unt = sk_X509_new_null();
+
+	assert_non_null(t);
+	assert_non_null(unt);
+	assert_int_equal(signet_trust_add(t, p->root, &err), 0);
+	if (inter != NULL)
+		sk_X509_push(unt, inter);
+	for (int i = 0; i < times; i++) {
+		assert_int_equal(signet_verify(t, leaf, unt, o, NULL, &err), rc);
+		if (code != 0)
+			assert_int_equal(err.code, code);
+		if (msg != NULL)
+			assert_non_null(strstr(err.msg, msg));
+	}
+	sk_X509_free(unt);
+	signet_trust_free(t);
+}
+
 /* S/MIME (--purpose email): the S/MIME BR rules on the leaf and CAs. */
 static void test_smime_purpose(void **state)
 {
@@ -618,26 +648,17 @@ static void test_smime_purpose(void **state)
 		{ inter_smime, dns_only, SIGNET_PURPOSE_EMAIL, -1, "rfc822Name" },
 		{ inter_nocrl, ok, SIGNET_PURPOSE_EMAIL, -1, "without cRLSign" },
 	};
-	struct signet_err err;
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		X509 *inter = mkx("Mail CA", p->inter_key, p->root, p->root_key, X509_VERSION_3,
 				  cases[c].inter);
 		X509 *leaf = mkx("Alice", p->leaf_key, inter, p->inter_key, X509_VERSION_3,
 				 cases[c].leaf);
-		struct signet_trust *t = signet_trust_new(&err);
-		STACK_OF(X509) *unt = sk_X509_new_null();
 		struct signet_verify_opts o = { .max_depth = -1, .purpose = cases[c].purpose,
 						.email = "alice@example.com" };
 		if (cases[c].leaf == dns_only)
 			o.email = NULL;
-		signet_trust_add(t, p->root, &err);
-		sk_X509_push(unt, inter);
-		assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), cases[c].rc);
-		if (cases[c].msg != NULL)
-			assert_non_null(strstr(err.msg, cases[c].msg));
-		sk_X509_free(unt);
-		signet_trust_free(t);
+		expect_verify(p, leaf, inter, &o, 1, cases[c].rc, 0, cases[c].msg);
 		X509_free(leaf);
 		X509_free(inter);
 	}
@@ -661,22 +682,14 @@ static void test_server_eku_extras(void **state)
 		"DNS:a.example", NULL };
 	static const char *const *leaves[] = { both, codesign, ocsp, precert };
 	static const int want[] = { 0, -1, -1, -1 };
-	struct signet_err err;
 
 	for (int l = 0; l < 4; l++) {
 		X509 *leaf = mkx("a.example", p->leaf_key, p->inter, p->inter_key, X509_VERSION_3,
 				 leaves[l]);
-		struct signet_trust *t = signet_trust_new(&err);
-		STACK_OF(X509) *unt = sk_X509_new_null();
 		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
 						.host = "a.example" };
-		signet_trust_add(t, p->root, &err);
-		sk_X509_push(unt, p->inter);
-		assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), want[l]);
-		if (want[l] < 0)
-			assert_non_null(strstr(err.msg, "TLS server certificate must not"));
-		sk_X509_free(unt);
-		signet_trust_free(t);
+		expect_verify(p, leaf, p->inter, &o, 1, want[l], 0,
+			      want[l] < 0 ? "TLS server certificate must not" : NULL);
 		X509_free(leaf);
 	}
 }
@@ -790,7 +803,6 @@ static void test_crl_rules(void **state)
 		{ once, 2, "fullname:URI:http://crl.example/p1.crl", 1, -1,
 		  "cannot be matched" },
 	};
-	struct signet_err err;
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		static const char *const leaf_exts[] = { LEAF_BASE, "subjectAltName", "DNS:a.example",
@@ -800,28 +812,16 @@ static void test_crl_rules(void **state)
 				     leaf_exts);
 		X509_CRL *crl = mkcrl(p, cases[c].serials, cases[c].n, cases[c].idp);
 		STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
-		struct signet_trust *t = signet_trust_new(&err);
-		STACK_OF(X509) *unt = sk_X509_new_null();
 		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
 						.host = "a.example" };
-		/* The intermediate is covered by a plain CRL of the root. */
-		X509_CRL *root_crl = mkcrl_by(p->root, p->root_key, NULL, 0, NULL);
 
 		sk_X509_CRL_push(crls, crl);
-		sk_X509_CRL_push(crls, root_crl);
+		/* The intermediate is covered by a plain CRL of the root. */
+		sk_X509_CRL_push(crls, mkcrl_by(p->root, p->root_key, NULL, 0, NULL));
 		o.crls = crls;
-		signet_trust_add(t, p->root, &err);
-		sk_X509_push(unt, p->inter);
-		assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), cases[c].rc);
-		if (cases[c].msg != NULL) {
-			assert_int_equal(err.code, SIGNET_E_REVUNKNOWN);
-			assert_non_null(strstr(err.msg, cases[c].msg));
-			/* Again: the verdict on the CRL is remembered, not lost. */
-			assert_int_equal(signet_verify(t, leaf, unt, &o, NULL, &err), -1);
-			assert_non_null(strstr(err.msg, cases[c].msg));
-		}
-		sk_X509_free(unt);
-		signet_trust_free(t);
+		/* A refusal twice: the verdict on the CRL is remembered, not lost. */
+		expect_verify(p, leaf, p->inter, &o, cases[c].msg != NULL ? 2 : 1, cases[c].rc,
+			      cases[c].msg != NULL ? SIGNET_E_REVUNKNOWN : 0, cases[c].msg);
 		sk_X509_CRL_pop_free(crls, X509_CRL_free);
 		X509_free(leaf);
 	}
@@ -837,14 +837,11 @@ static void test_crl_rules(void **state)
 		X509_CRL *crl = mkcrl_by(p->root, p->root_key, once, 2,
 					 "critical,fullname:URI:http://crl.example/p2.crl");
 		STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
-		struct signet_trust *t = signet_trust_new(&err);
 		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
 						.host = "a.example" };
 		sk_X509_CRL_push(crls, crl);
 		o.crls = crls;
-		signet_trust_add(t, p->root, &err);
-		assert_int_equal(signet_verify(t, leaf, NULL, &o, NULL, &err), 0);
-		signet_trust_free(t);
+		expect_verify(p, leaf, NULL, &o, 1, 0, 0, NULL);
 		sk_X509_CRL_pop_free(crls, X509_CRL_free);
 		X509_free(leaf);
 	}
