@@ -325,7 +325,7 @@ static void prof_idx_init(void)
 	prof_idx = X509_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
-static int profile_memo_has(struct signet_trust *t, X509 *x, int role)
+static uintptr_t profile_memo_bits(struct signet_trust *t, X509 *x)
 {
 	uintptr_t bits = 0;
 	pthread_once(&prof_idx_once, prof_idx_init);
@@ -334,7 +334,12 @@ static int profile_memo_has(struct signet_trust *t, X509 *x, int role)
 	pthread_mutex_lock(&t->lock);
 	bits = (uintptr_t)X509_get_ex_data(x, prof_idx);
 	pthread_mutex_unlock(&t->lock);
-	return (bits & ((uintptr_t)1 << role)) != 0;
+	return bits;
+}
+
+static int profile_memo_has(struct signet_trust *t, X509 *x, int role)
+{
+	return (profile_memo_bits(t, x) & ((uintptr_t)1 << role)) != 0;
 }
 
 static void profile_memo_set(struct signet_trust *t, X509 *x, int role)
@@ -1040,9 +1045,10 @@ static int fast_eligible(struct vctx *v, int n)
 		return 0;
 	for (int i = 1; i < n; i++) {
 		X509 *x = v->path[i];
-		if (profile_memo_has(v->t, x, FAST_MEMO_NO))
+		uintptr_t bits = profile_memo_bits(v->t, x);
+		if (bits & ((uintptr_t)1 << FAST_MEMO_NO))
 			return 0;
-		if (!profile_memo_has(v->t, x, FAST_MEMO_OK)) {
+		if (!(bits & ((uintptr_t)1 << FAST_MEMO_OK))) {
 			int ok = cert_fast_eligible(x);
 			profile_memo_set(v->t, x, ok ? FAST_MEMO_OK : FAST_MEMO_NO);
 			if (!ok)
