@@ -922,6 +922,15 @@ static int openssl_check(struct vctx *v, int n, json_t *checks, struct signet_er
 	p = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_time(p, v->at);
 	X509_VERIFY_PARAM_set_depth(p, SIGNET_MAX_INTERMEDIATES + 2);
+	/* Name constraints apply to names of their own type (RFC 5280
+	 * 4.2.1.10): a dNSName subtree constrains dNSName SANs, not the
+	 * subject CN.  Without this flag OpenSSL 3.0 also checks a CN that
+	 * looks like a host name against DNS subtrees when the leaf has no
+	 * dNSName SAN, and so refuses a leaf whose only SAN is an IP address
+	 * in its permitted range because its CN "127.0.0.1" is not "within"
+	 * a DNS subtree.  signet never uses the CN as a name (verify_name.c),
+	 * so it does not constrain it either. */
+	X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	/* No OpenSSL purpose: its SSL purposes also demand leaf keyUsage bits
 	 * RFC 5280 does not; EKUs are checked in verify_profile.c. */
 	if (sk_X509_CRL_num(v->o->crls) > 0) {

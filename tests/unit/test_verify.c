@@ -847,6 +847,52 @@ static void test_crl_rules(void **state)
 	}
 }
 
+/*
+ * Name constraints constrain names of their own type (RFC 5280 4.2.1.10):
+ * a DNS subtree says nothing about a subject CN.  A leaf whose only SAN is
+ * an IP address inside the permitted range passes whatever its CN holds;
+ * a dNSName or iPAddress SAN outside the subtrees is still refused.
+ */
+static void test_nc_ignores_cn(void **state)
+{
+	struct pki *p = *state;
+	static const char *const nc_dns[] = { CA_EXTS, "basicConstraints", "critical,CA:TRUE",
+		"keyUsage", "critical,keyCertSign,cRLSign", "nameConstraints",
+		"critical,permitted;DNS:localhost,excluded;DNS:bad.example.com", NULL };
+	static const char *const nc_ip[] = { CA_EXTS, "basicConstraints", "critical,CA:TRUE",
+		"keyUsage", "critical,keyCertSign,cRLSign", "nameConstraints",
+		"critical,permitted;IP:127.0.0.0/255.255.255.0", NULL };
+	static const char *const ip_san[] = { LEAF_BASE, "subjectAltName", "IP:127.0.0.1", NULL };
+	static const char *const dns_out[] = { LEAF_BASE, "subjectAltName",
+		"IP:127.0.0.1,DNS:bad.example.com", NULL };
+	static const char *const ip_out[] = { LEAF_BASE, "subjectAltName", "IP:1.1.1.1", NULL };
+	static const struct {
+		const char *const *inter, *const *leaf;
+		const char *cn, *ip;
+		int rc;
+	} cases[] = {
+		{ nc_dns, ip_san, "127.0.0.1", "127.0.0.1", 0 },
+		{ nc_dns, ip_san, "bad.example.com", "127.0.0.1", 0 },
+		{ nc_dns, ip_san, "test.example.org", "127.0.0.1", 0 },
+		{ nc_ip, ip_san, "1.1.1.1", "127.0.0.1", 0 },
+		{ nc_dns, dns_out, "127.0.0.1", "127.0.0.1", -1 },
+		{ nc_ip, ip_out, "127.0.0.1", "1.1.1.1", -1 },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		X509 *inter = mkx("Constrained CA", p->inter_key, p->root, p->root_key,
+				  X509_VERSION_3, cases[c].inter);
+		X509 *leaf = mkx(cases[c].cn, p->leaf_key, inter, p->inter_key, X509_VERSION_3,
+				 cases[c].leaf);
+		struct signet_verify_opts o = { .max_depth = -1, .purpose = SIGNET_PURPOSE_SERVER,
+						.host = cases[c].ip };
+		expect_verify(p, leaf, inter, &o, 1, cases[c].rc,
+			      cases[c].rc < 0 ? SIGNET_E_CONSTRAINT : 0, NULL);
+		X509_free(leaf);
+		X509_free(inter);
+	}
+}
+
 int main(void)
 {
 	setenv("SIGNET_VERIFY_CROSSCHECK", "1", 1);
@@ -867,6 +913,7 @@ int main(void)
 		cmocka_unit_test(test_smime_purpose),
 		cmocka_unit_test(test_server_eku_extras),
 		cmocka_unit_test(test_crl_rules),
+		cmocka_unit_test(test_nc_ignores_cn),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
