@@ -19,31 +19,48 @@
  *   RELAY       bytes flow both ways; the timer now checks idleness
  *               (--idle-timeout) against last_activity, so the hot path
  *               only stores a cached timestamp.
- *   CLOSING     one side ended: what the other side still has to send is
- *               flushed, then both are closed (the timer bounds the flush).
+ *   CLOSING     one side ended: what was read from it is flushed to the
+ *               other side, then both are closed (the timer bounds the
+ *               flush).
+ * Bytes that arrive before RELAY (a request sent right after the
+ * handshake) wait in the buffer, bounded, and go across when it starts.
  *
- * Relaying is evbuffer_add_buffer (moves chains, no copies).  When the far
- * side's output exceeds HIGH_WM, reading from the near side stops until the
- * output drains below LOW_WM, so memory per connection stays bounded.
+ * I/O.  A connection drives its two sockets itself.  Each socket has one
+ * libevent event, added once for reading and writing, edge-triggered
+ * (EV_ET): epoll hears of a socket once, and no epoll_ctl is made when a
+ * direction starts or stops.  Edges are not repeated, so the connection
+ * keeps the ones it has not used up (ready[]) and what the SSL call that
+ * last stopped is waiting for (hs_want, rd_want, wr_want); pump() moves
+ * bytes until nothing can move.  OpenSSL reads the TLS socket itself, with
+ * read-ahead: one read(2) per burst instead of two per record.
+ *
+ * Bytes wait in at most one buffer per direction (to[side]: what is to be
+ * written to that side), taken from a per-worker pool when there is
+ * something to carry and given back as soon as it is empty.  An idle
+ * connection therefore holds only its SSL object and this record.  A full
+ * buffer stops reading from the side that fills it: back pressure, with
+ * memory per connection bounded by two buffers.
  *
  * The certificate-verify callback (tunnel_cert_verify_cb) runs signet's
  * verifier plus the --allow rules inside the handshake, so a refused peer
  * gets a TLS alert, and records the verifier's sentence for the log line.
  *
  * Invariants: a conn is owned by its worker process; conn_finish() is the
- * only place that frees it and it runs exactly once (its callers return
- * right after); every accepted fd is counted in metrics.active until then.
+ * only place that frees it and it runs exactly once.  Functions that may
+ * finish a connection return -1 when they did, and their callers return at
+ * once; only the event entry points (io_cb, timer_cb, ocsp_answered) call
+ * drive().  Every accepted fd is counted in metrics.active until the end.
  */
 #include "tunnel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/time.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
@@ -58,13 +75,30 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HIGH_WM (256 * 1024)
-#define LOW_WM (64 * 1024)
-
 enum conn_state { S_HANDSHAKE, S_OCSP, S_CONNECTING, S_RELAY, S_CLOSING };
+enum { DOWN = 0, UP = 1 };
+#define RD 1 /* ready[] and *_want bits */
+#define WR 2
 
-/* What --ocsp needs per connection, allocated only when it is used, so
- * that an ordinary connection does not carry 416 bytes it never uses. */
+/* One buffer: 64 KiB with its header, four full TLS records. */
+#define BUF_SIZE (64 * 1024 - 32)
+/* Server mode keeps this much free in the backend buffer until the backend
+ * connect starts, for the PROXY protocol header in front of early bytes. */
+#define PROXY_ROOM 1024
+/* Buffers a worker keeps for reuse (4 MiB at most); more are freed. */
+#define POOL_MAX 64
+#define FLUSH_SECONDS 5.0
+/* Bytes one connection may move per loop turn before it lets the others
+ * run; it then queues itself for the next turn (its edges stay unused). */
+#define PUMP_BUDGET (1024 * 1024)
+
+struct tunnel_iobuf {
+	struct tunnel_iobuf *next; /* in the worker's pool */
+	uint32_t off, len;         /* the bytes waiting: data[off, off + len) */
+	unsigned char data[BUF_SIZE];
+};
+
+/* What --ocsp needs per connection, allocated only when it is used. */
 struct conn_ocsp {
 	char key[160]; /* cache key: issuer fingerprint + serial */
 	char url[256];
@@ -73,28 +107,51 @@ struct conn_ocsp {
 struct conn {
 	struct tunnel_worker *w;
 	struct tunnel_creds *creds;
-	struct bufferevent *down, *up;
-	struct bufferevent *tls;   /* whichever of down/up is TLS */
-	struct bufferevent *plain; /* and the other one */
-	struct event *plain_rd;    /* our own reader of plain's fd, in RELAY */
-	int plain_paused;          /* plain_rd held back by the TLS side's output */
-	struct event *timer;
+	SSL *ssl;
+	int fd[2];                    /* DOWN, UP; -1 when not open */
+	struct event ev[2];           /* one per fd, EV_READ | EV_WRITE | EV_ET */
+	struct event timer;
+	struct tunnel_iobuf *to[2];   /* bytes to be written to that side */
 	enum conn_state state;
+	enum tunnel_reason reason;
+	unsigned char tside;          /* the TLS side: DOWN (server) or UP (client) */
+	unsigned char ready[2];       /* RD | WR edges not used up yet */
+	unsigned char ended[2];       /* nothing more will be read from that side */
+	unsigned char rdhup[2];       /* the peer's FIN has arrived (EV_CLOSED) */
+	unsigned char broken[2];      /* nothing more can be written to that side */
+	unsigned char armed[2];       /* ev[i] added */
+	unsigned char open[2];        /* the side's TCP connection is established */
+	unsigned char hs_want, rd_want, wr_want; /* RD or WR the last SSL call waits for */
+	unsigned char flush_to;       /* CLOSING: the side being flushed */
+	unsigned char verified;
+	unsigned char oom;            /* a buffer could not be allocated */
 	struct timeval start;
 	time_t last_activity;
-	uint64_t bytes_in, bytes_out; /* read from / written to `down` */
-	enum tunnel_reason reason;
-	int verified;
-	char *detail;              /* why it was refused or failed (malloc'ed, or NULL) */
+	uint64_t bytes_in, bytes_out; /* read from down / from up */
+	char *detail;                 /* why it was refused or failed, or NULL */
+	char *who;                    /* peer subject '\0' serial, or NULL */
 	char peer[64];
-	char subject[192];
-	char serial[72];
-	STACK_OF(X509) *chain;     /* --ocsp: the verified path, leaf first */
-	struct ocsp_fetch *fetch;  /* --ocsp: the request in flight */
-	struct conn_ocsp *ocsp;    /* --ocsp only, from ocsp_begin on */
-	const char *ocsp_note;     /* for the log line: good, cached, soft_fail */
+	STACK_OF(X509) *chain;        /* --ocsp: the verified path, leaf first */
+	struct ocsp_fetch *fetch;     /* --ocsp: the request in flight */
+	struct conn_ocsp *ocsp;       /* --ocsp only, from ocsp_begin on */
+	const char *ocsp_note;        /* for the log line: good, cached, soft_fail */
 	struct conn *prev, *next;
 };
+
+static const char *subject_of(const struct conn *c)
+{
+	return c->who != NULL ? c->who : "";
+}
+
+static const char *serial_of(const struct conn *c)
+{
+	return c->who != NULL ? c->who + strlen(c->who) + 1 : "";
+}
+
+static int is_server(const struct conn *c)
+{
+	return c->tside == DOWN;
+}
 
 static const char *const reason_names[R__COUNT] = {
 	[R_NONE] = "none",
@@ -176,7 +233,7 @@ static void log_conn(struct conn *c)
 	struct timeval now, d;
 	char subj[256], det[300];
 	const char *outcome;
-	SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->tls) : NULL;
+	SSL *ssl = c->ssl;
 	int handshaken = ssl != NULL && SSL_is_init_finished(ssl);
 
 	if (c->reason == R_NONE)
@@ -191,13 +248,13 @@ static void log_conn(struct conn *c)
 		return;
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->start, &d);
-	quote(subj, sizeof(subj), c->subject);
+	quote(subj, sizeof(subj), subject_of(c));
 	quote(det, sizeof(det), c->detail ? c->detail : "");
 	tunnel_log("conn tunnel=%s worker=%d peer=%s %s=%s serial=%s tls=%s cipher=%s "
 		   "bytes_in=%llu bytes_out=%llu duration=%ld.%03lds outcome=%s%s%s%s%s%s%s",
 		   cfg->mode == TUNNEL_SERVER ? "server" : "client", c->w->idx, c->peer,
 		   cfg->mode == TUNNEL_SERVER ? "client" : "upstream", subj,
-		   c->serial[0] ? c->serial : "-",
+		   serial_of(c)[0] ? serial_of(c) : "-",
 		   handshaken ? SSL_get_version(ssl) : "-",
 		   handshaken ? SSL_get_cipher_name(ssl) : "-",
 		   (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
@@ -206,6 +263,122 @@ static void log_conn(struct conn *c)
 		   c->reason != R_NONE ? tunnel_reason_name(c->reason) : "",
 		   c->detail ? " detail=" : "", c->detail ? det : "",
 		   c->ocsp_note ? " ocsp=" : "", c->ocsp_note ? c->ocsp_note : "");
+}
+
+/* ---- buffers ---- */
+
+static struct tunnel_iobuf *buf_get(struct tunnel_worker *w)
+{
+	struct tunnel_iobuf *b = w->pool;
+	if (b != NULL) {
+		w->pool = b->next;
+		w->npool--;
+	} else if ((b = malloc(sizeof(*b))) == NULL) {
+		return NULL;
+	}
+	b->off = b->len = 0;
+	return b;
+}
+
+static void buf_put(struct tunnel_worker *w, struct tunnel_iobuf *b)
+{
+	if (b == NULL)
+		return;
+	if (w->npool < POOL_MAX) {
+		b->next = w->pool;
+		w->pool = b;
+		w->npool++;
+	} else {
+		free(b);
+	}
+}
+
+void tunnel_conn_pool_free(struct tunnel_worker *w)
+{
+	while (w->pool != NULL) {
+		struct tunnel_iobuf *b = w->pool;
+		w->pool = b->next;
+		free(b);
+	}
+	w->npool = 0;
+}
+
+static size_t pending(const struct conn *c, int side)
+{
+	return c->to[side] != NULL ? c->to[side]->len : 0;
+}
+
+/* Gives the buffer towards side back to the pool once it is empty. */
+static void drop_if_empty(struct conn *c, int side)
+{
+	if (c->to[side] != NULL && c->to[side]->len == 0) {
+		buf_put(c->w, c->to[side]);
+		c->to[side] = NULL;
+	}
+}
+
+/* Free room at the tail of the buffer towards side, keeping `keep` bytes
+ * free; takes a buffer, or moves the waiting bytes to the front, as needed.
+ * 0 when it is full (or no buffer could be had: c->oom). */
+static size_t room(struct conn *c, int side, size_t keep, unsigned char **at)
+{
+	struct tunnel_iobuf *b = c->to[side];
+	size_t tail;
+
+	if (b == NULL && (b = c->to[side] = buf_get(c->w)) == NULL) {
+		c->oom = 1;
+		return 0;
+	}
+	if (b->len == 0)
+		b->off = 0;
+	else if (b->off > 0 && BUF_SIZE - b->off - b->len < 16 * 1024) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	tail = BUF_SIZE - b->off - b->len;
+	if (tail <= keep)
+		return 0;
+	*at = b->data + b->off + b->len;
+	return tail - keep;
+}
+
+/* ---- small helpers ---- */
+
+static void touch(struct conn *c)
+{
+	struct timeval tv;
+	event_base_gettimeofday_cached(c->w->base, &tv);
+	c->last_activity = tv.tv_sec;
+}
+
+static void timer_arm(struct conn *c, double seconds)
+{
+	struct timeval tv;
+	evtimer_del(&c->timer);
+	if (seconds <= 0)
+		return;
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(&c->timer, &tv);
+}
+
+static void count(struct conn *c, int side, size_t n)
+{
+	struct tunnel_metrics *m = tunnel_metrics(c->w->t);
+	if (side == DOWN) {
+		c->bytes_in += n;
+		atomic_fetch_add_explicit(&m->bytes_in, n, memory_order_relaxed);
+	} else {
+		c->bytes_out += n;
+		atomic_fetch_add_explicit(&m->bytes_out, n, memory_order_relaxed);
+	}
+}
+
+static const char *side_name(const struct conn *c, int side)
+{
+	if (side == DOWN)
+		return "client side";
+	return is_server(c) ? "backend side" : "upstream side";
 }
 
 /* Frees everything; the one exit of every connection. */
@@ -219,27 +392,28 @@ static void conn_finish(struct conn *c)
 	else
 		atomic_fetch_add_explicit(&m->completed, 1, memory_order_relaxed);
 	log_conn(c);
-	if (c->tls != NULL && c->reason == R_NONE) {
+	if (c->ssl != NULL && c->reason == R_NONE && c->open[c->tside] && !c->broken[c->tside] &&
+	    SSL_is_init_finished(c->ssl)) {
 		/* A clean end: say so with close_notify (best effort, the
 		 * socket is non-blocking and the output already flushed). */
-		SSL *ssl = bufferevent_openssl_get_ssl(c->tls);
-		if (ssl != NULL && SSL_is_init_finished(ssl))
-			SSL_shutdown(ssl);
-		ERR_clear_error();
+		SSL_shutdown(c->ssl);
 	}
+	ERR_clear_error();
 	tunnel_ocsp_fetch_cancel(c->fetch);
 	free(c->ocsp);
 	sk_X509_pop_free(c->chain, X509_free);
-	if (c->timer != NULL)
-		event_free(c->timer);
-	if (c->plain_rd != NULL)
-		event_free(c->plain_rd); /* before the fd is closed below */
-	if (c->down != NULL)
-		bufferevent_free(c->down);
-	if (c->up != NULL)
-		bufferevent_free(c->up);
+	evtimer_del(&c->timer);
+	for (int i = 0; i < 2; i++) {
+		if (c->armed[i])
+			event_del(&c->ev[i]);
+		if (c->fd[i] >= 0)
+			evutil_closesocket(c->fd[i]);
+		buf_put(w, c->to[i]);
+	}
+	SSL_free(c->ssl);
 	tunnel_creds_unref(c->creds);
 	free(c->detail);
+	free(c->who);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -253,207 +427,301 @@ static void conn_finish(struct conn *c)
 		tunnel_worker_idle(w);
 }
 
-static void touch(struct conn *c)
+static void io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Adds fd[side] to the loop, once, for both directions, edge-triggered. */
+static int arm(struct conn *c, int side)
 {
-	struct timeval tv;
-	event_base_gettimeofday_cached(c->w->base, &tv);
-	c->last_activity = tv.tv_sec;
+	if (event_assign(&c->ev[side], c->w->base, c->fd[side],
+			 EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, io_cb, c) < 0 ||
+	    event_add(&c->ev[side], NULL) < 0)
+		return -1;
+	c->armed[side] = 1;
+	return 0;
 }
 
-static void timer_arm(struct conn *c, double seconds)
+/* ---- moving bytes ---- */
+
+/* Reading from side is over: EOF (err 0), a reset, or an error. */
+static void side_ended(struct conn *c, int side, int err)
 {
-	struct timeval tv;
-	if (seconds <= 0)
+	c->ended[side] = 1;
+	c->ready[side] &= (unsigned char)~RD;
+	if (err != 0 && err != ECONNRESET && err != EPIPE && c->state == S_RELAY)
+		/* (a reset is a normal, if abrupt, end for many protocols) */
+		set_reason(c, R_TLS_ERROR, "%s: %s", side_name(c, side), strerror(err));
+}
+
+/* Writing to side failed: its bytes cannot be delivered any more. */
+static void side_broken(struct conn *c, int side, int err)
+{
+	c->broken[side] = 1;
+	c->ended[side] = 1;
+	if (c->to[side] != NULL)
+		c->to[side]->len = 0;
+	drop_if_empty(c, side);
+	if (err != 0 && err != ECONNRESET && err != EPIPE && c->state == S_RELAY)
+		set_reason(c, R_TLS_ERROR, "%s: %s", side_name(c, side), strerror(err));
+}
+
+/* A TLS error mid-stream: the reason, from OpenSSL's error queue. */
+static void tls_broke(struct conn *c, int ssl_err, int sys_err)
+{
+	unsigned long e = ERR_peek_error();
+	int t = c->tside;
+
+	if (ssl_err == SSL_ERROR_SYSCALL && e == 0) {
+		side_ended(c, t, sys_err); /* EOF or a socket error */
+		if (sys_err != 0 && sys_err != ECONNRESET && sys_err != EPIPE)
+			side_broken(c, t, 0);
 		return;
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	evtimer_add(c->timer, &tv);
-}
-
-static void count(struct conn *c, int from_down, size_t n)
-{
-	struct tunnel_metrics *m = tunnel_metrics(c->w->t);
-	if (from_down) {
-		c->bytes_in += n;
-		atomic_fetch_add_explicit(&m->bytes_in, n, memory_order_relaxed);
-	} else {
-		c->bytes_out += n;
-		atomic_fetch_add_explicit(&m->bytes_out, n, memory_order_relaxed);
 	}
-}
-
-static void plain_pause(struct conn *c)
-{
-	if (c->plain_rd != NULL && !c->plain_paused) {
-		event_del(c->plain_rd);
-		c->plain_paused = 1;
+	if (ssl_err == SSL_ERROR_ZERO_RETURN) {
+		side_ended(c, t, 0); /* close_notify: an orderly end */
+		return;
 	}
+	if (c->state == S_RELAY)
+		set_reason(c, R_TLS_ERROR, "TLS error: %s",
+			   e != 0 && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+								: "unknown");
+	ERR_clear_error();
+	side_broken(c, t, 0);
 }
 
-static void conn_close_after_flush(struct conn *c, struct bufferevent *eof_side);
-
-/*
- * The plain side's reader.  libevent 2.1 reads at most 4 KiB per
- * evbuffer_read and per loop iteration, which caps a bulk transfer far
- * below what the crypto allows; here one wakeup reads up to READ_BURST
- * straight into the TLS side's output buffer (no intermediate copy), in
- * 64 KiB reservations that become 16 KiB TLS records.  The first read of a
- * wakeup reserves only READ_FIRST: a small reply (the common case on a
- * kept-alive connection) then costs a 4 KiB chain, not a 64 KiB one that
- * glibc gives back to the kernel and takes again (brk and page faults on
- * every request).  Chain sizes leave room for libevent's chain header,
- * which it adds before rounding the allocation up to a power of two.
- */
-#define READ_FIRST (4 * 1024 - 256)
-#define READ_CHUNK (64 * 1024 - 256)
-#define READ_BURST (256 * 1024)
-
-static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
+/* TLS side -> the buffer towards the plain side. */
+static void tls_read(struct conn *c, int *moved)
 {
-	struct conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->tls);
-	size_t total = 0;
+	int t = c->tside, p = 1 - t;
+	/* Server: room for the PROXY header until the backend connect starts. */
+	size_t keep = is_server(c) && c->state < S_CONNECTING ? PROXY_ROOM : 0;
 
-	while (total < READ_BURST) {
-		struct evbuffer_iovec v;
-		size_t want = total == 0 ? READ_FIRST : READ_CHUNK;
-		ssize_t n;
-		if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
+	while (!c->ended[t]) {
+		unsigned char *at;
+		size_t n;
+		int r, e;
+
+		if (c->rd_want != 0 && !(c->ready[t] & c->rd_want))
 			break;
-		if (v.iov_len > want)
-			v.iov_len = want; /* (a larger free tail: still stop at want) */
-		n = recv(fd, v.iov_base, v.iov_len, 0);
-		if (n > 0) {
-			size_t got = (size_t)n;
-			v.iov_len = got;
-			evbuffer_commit_space(out, &v, 1);
-			total += got;
-			if (got < want)
-				break; /* drained for now */
+		if ((n = room(c, p, keep, &at)) == 0)
+			break; /* full: back pressure */
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_read(c->ssl, at, n > INT_MAX ? INT_MAX : (int)n);
+		if (r > 0) {
+			c->to[p]->len += (uint32_t)r;
+			c->rd_want = 0;
+			count(c, t, (size_t)r);
+			*moved = 1;
 			continue;
 		}
-		evbuffer_commit_space(out, &v, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			break;
-		if (total > 0)
-			count(c, c->plain == c->down, total);
-		if (n < 0 && errno != ECONNRESET)
-			set_reason(c, R_TLS_ERROR, "%s: %s",
-				   c->plain == c->down ? "client side" : "backend side",
-				   strerror(errno));
-		conn_close_after_flush(c, c->plain); /* EOF or reset */
-		return;
+		e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ) {
+			c->ready[t] &= (unsigned char)~RD;
+			c->rd_want = RD;
+		} else if (e == SSL_ERROR_WANT_WRITE) {
+			c->ready[t] &= (unsigned char)~WR;
+			c->rd_want = WR;
+		} else {
+			tls_broke(c, e, errno);
+		}
+		break;
 	}
-	if (total > 0) {
-		count(c, c->plain == c->down, total);
-		touch(c);
-	}
-	if (evbuffer_get_length(out) >= HIGH_WM)
-		plain_pause(c);
+	drop_if_empty(c, p);
 }
 
-/* Moves what `from` has read to `to`, with back pressure.  Towards the
- * plain side, when nothing is queued there, the bytes are written at once:
- * a small request then costs one write(2) instead of arming the write
- * event, waiting a loop turn for it, writing and disarming it (two
- * epoll_ctl calls and a wakeup fewer per request).  Whatever the socket
- * does not take is queued behind, in order, as before. */
-static void relay(struct conn *c, struct bufferevent *from, struct bufferevent *to)
+/* The buffer towards the TLS side -> SSL_write. */
+static void tls_write(struct conn *c, int *moved)
 {
-	struct evbuffer *in = bufferevent_get_input(from);
-	struct evbuffer *out = bufferevent_get_output(to);
-	size_t n = evbuffer_get_length(in);
+	int t = c->tside;
+	struct tunnel_iobuf *b = c->to[t];
 
-	if (n == 0)
-		return;
-	count(c, from == c->down, n);
-	if (to == c->plain && evbuffer_get_length(out) == 0) {
-		(void)evbuffer_write(in, bufferevent_getfd(to)); /* errors: the bufferevent sees them */
-		if (evbuffer_get_length(in) == 0) {
-			touch(c);
+	while (b != NULL && b->len > 0 && !c->broken[t]) {
+		int r, e;
+		if (c->wr_want != 0 && !(c->ready[t] & c->wr_want))
+			return;
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_write(c->ssl, b->data + b->off, b->len > INT_MAX ? INT_MAX : (int)b->len);
+		if (r > 0) {
+			b->off += (uint32_t)r;
+			b->len -= (uint32_t)r;
+			c->wr_want = 0;
+			*moved = 1;
+			continue;
+		}
+		e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_WRITE) {
+			c->ready[t] &= (unsigned char)~WR;
+			c->wr_want = WR;
 			return;
 		}
-	}
-	evbuffer_add_buffer(out, in);
-	touch(c);
-	if (evbuffer_get_length(out) >= HIGH_WM)
-		bufferevent_disable(from, EV_READ);
-}
-
-/* One side reached EOF (or we shut down): flush the other, then finish. */
-static void conn_close_after_flush(struct conn *c, struct bufferevent *eof_side)
-{
-	struct bufferevent *other = eof_side == c->down ? c->up : c->down;
-
-	if (c->state == S_RELAY && other != NULL)
-		relay(c, eof_side, other);
-	c->state = S_CLOSING;
-	plain_pause(c);
-	if (c->down)
-		bufferevent_disable(c->down, EV_READ);
-	if (c->up)
-		bufferevent_disable(c->up, EV_READ);
-	if (other == NULL || evbuffer_get_length(bufferevent_get_output(other)) == 0) {
-		conn_finish(c);
-		return;
-	}
-	/* The write callback finishes once the output is empty; the timer
-	 * bounds how long a peer that stopped reading can hold us. */
-	bufferevent_setwatermark(other, EV_WRITE, 0, 0);
-	bufferevent_enable(other, EV_WRITE);
-	evtimer_del(c->timer);
-	timer_arm(c, 5.0);
-}
-
-static void read_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-	if (c->state != S_RELAY)
-		return; /* kept until the other side is ready */
-	relay(c, bev, bev == c->down ? c->up : c->down);
-}
-
-static void write_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-	struct bufferevent *other = bev == c->down ? c->up : c->down;
-
-	if (c->state == S_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_finish(c);
-		return;
-	}
-	if (c->state != S_RELAY || other == NULL)
-		return;
-	if (other == c->plain) {
-		if (c->plain_paused &&
-		    evbuffer_get_length(bufferevent_get_output(bev)) <= LOW_WM) {
-			c->plain_paused = 0;
-			event_add(c->plain_rd, NULL);
+		if (e == SSL_ERROR_WANT_READ) {
+			c->ready[t] &= (unsigned char)~RD;
+			c->wr_want = RD;
+			return;
 		}
-	} else if (!(bufferevent_get_enabled(other) & EV_READ)) {
-		touch(c);
-		bufferevent_enable(other, EV_READ);
+		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+			side_broken(c, t, errno);
+		else
+			tls_broke(c, e, errno);
+		return;
 	}
+	drop_if_empty(c, t);
 }
 
-/* Classifies a failed handshake from the OpenSSL errors of bev. */
-static void tls_failure(struct conn *c, struct bufferevent *bev)
+/* Plain side -> the buffer towards the TLS side.  A short read means the
+ * socket is drained: the next edge comes with the next bytes, or with the
+ * FIN, unless the FIN was already there when the edge was reported
+ * (EV_CLOSED, EPOLLRDHUP): then read on, to the EOF. */
+static void plain_read(struct conn *c, int *moved)
+{
+	int p = 1 - c->tside, t = c->tside;
+
+	while (!c->ended[p] && (c->ready[p] & RD)) {
+		unsigned char *at;
+		size_t n = room(c, t, 0, &at);
+		ssize_t r;
+
+		if (n == 0)
+			break; /* full: back pressure */
+		r = recv(c->fd[p], at, n, 0);
+		if (r > 0) {
+			c->to[t]->len += (uint32_t)r;
+			count(c, p, (size_t)r);
+			*moved = 1;
+			if ((size_t)r < n && !c->rdhup[p])
+				c->ready[p] &= (unsigned char)~RD;
+			continue;
+		}
+		if (r == 0)
+			side_ended(c, p, 0);
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			c->ready[p] &= (unsigned char)~RD;
+		else if (errno != EINTR)
+			side_ended(c, p, errno);
+		else
+			continue;
+		break;
+	}
+	drop_if_empty(c, t);
+}
+
+/* The buffer towards the plain side -> send. */
+static void plain_write(struct conn *c, int *moved)
+{
+	int p = 1 - c->tside;
+	struct tunnel_iobuf *b = c->to[p];
+
+	while (b != NULL && b->len > 0 && (c->ready[p] & WR) && !c->broken[p]) {
+		ssize_t r = send(c->fd[p], b->data + b->off, b->len, MSG_NOSIGNAL);
+		if (r > 0) {
+			b->off += (uint32_t)r;
+			b->len -= (uint32_t)r;
+			*moved = 1;
+			if (b->len > 0)
+				c->ready[p] &= (unsigned char)~WR; /* the socket is full */
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->ready[p] &= (unsigned char)~WR;
+			break;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		side_broken(c, p, r < 0 ? errno : 0);
+		return;
+	}
+	drop_if_empty(c, p);
+}
+
+/*
+ * Moves bytes until nothing more can, then acts on ended sides: before
+ * RELAY an end closes the connection with a sentence saying when; in RELAY
+ * it starts CLOSING, which finishes once the bytes read from the ended side
+ * have reached the other.  Returns -1 when the connection was finished.
+ */
+static int pump(struct conn *c)
+{
+	int t = c->tside, p = 1 - t, moved, any = 0;
+	uint64_t start = c->bytes_in + c->bytes_out;
+
+	for (;;) {
+		int relaying = c->state == S_RELAY || c->state == S_CLOSING;
+		do {
+			if (c->bytes_in + c->bytes_out - start > PUMP_BUDGET) {
+				/* Fair to the other connections: more next turn. */
+				event_active(&c->ev[t], EV_TIMEOUT, 1);
+				break;
+			}
+			moved = 0;
+			if (c->state != S_HANDSHAKE && c->state != S_CLOSING)
+				tls_read(c, &moved);
+			if (relaying && c->open[p])
+				plain_write(c, &moved);
+			if (c->open[p] && c->state != S_CLOSING)
+				plain_read(c, &moved);
+			if (relaying)
+				tls_write(c, &moved);
+			any |= moved;
+		} while (moved);
+		if (c->oom) {
+			set_reason(c, R_INTERNAL, "out of memory");
+			conn_finish(c);
+			return -1;
+		}
+		if (any && relaying)
+			touch(c);
+		if (c->state == S_RELAY && (c->ended[t] || c->ended[p])) {
+			/* Flush what the ended side sent to the other one. */
+			c->flush_to = (unsigned char)(c->ended[p] ? t : p);
+			c->state = S_CLOSING;
+			timer_arm(c, FLUSH_SECONDS);
+			continue; /* one more turn: the flush may finish at once */
+		}
+		break;
+	}
+	if (c->state == S_CLOSING) {
+		if (pending(c, c->flush_to) == 0 || c->broken[c->flush_to]) {
+			conn_finish(c);
+			return -1;
+		}
+		return 0;
+	}
+	if (c->state == S_RELAY || (!c->ended[t] && !c->ended[p]))
+		return 0;
+	/* An end before RELAY. */
+	if (c->state == S_OCSP)
+		set_reason(c, R_TLS_EOF, "%s",
+			   is_server(c) ? "client closed while its OCSP status was being checked"
+			   : c->ended[DOWN]
+				   ? "local client closed while the upstream's OCSP status was being checked"
+				   : "upstream closed while its OCSP status was being checked");
+	else if (c->state == S_CONNECTING)
+		set_reason(c, R_TLS_EOF, "client closed before the backend was ready");
+	else
+		set_reason(c, R_TLS_EOF, "local client closed before the upstream was ready");
+	conn_finish(c);
+	return -1;
+}
+
+/* ---- the connection's steps ---- */
+
+/* Classifies a failed handshake from OpenSSL's errors and errno. */
+static void tls_failure(struct conn *c, int sock_err)
 {
 	unsigned long e, first = 0;
-	int sock_err = EVUTIL_SOCKET_ERROR();
 
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+	while ((e = ERR_get_error()) != 0)
 		if (first == 0)
 			first = e;
 	if (c->reason != R_NONE)
 		return; /* the verify callback already said why */
 	if (first == 0) {
-		if (bev == c->up && sock_err != 0 && sock_err != EAGAIN)
+		if (!is_server(c) && sock_err != 0 && sock_err != EAGAIN)
 			set_reason(c, R_BACKEND, "upstream %s: %s", tunnel_to_host(c->w->t),
-				   evutil_socket_error_to_string(sock_err));
+				   strerror(sock_err));
 		else if (sock_err != 0 && sock_err != EAGAIN)
-			set_reason(c, R_TLS_ERROR, "%s", evutil_socket_error_to_string(sock_err));
+			set_reason(c, R_TLS_ERROR, "%s", strerror(sock_err));
 		else
 			set_reason(c, R_TLS_EOF, "peer closed the connection during the handshake");
 		return;
@@ -476,63 +744,16 @@ static void tls_failure(struct conn *c, struct bufferevent *bev)
 		set_reason(c, R_TLS_EOF, "connection reset during the TLS handshake");
 		return;
 	}
-	{
-		const char *rs = ERR_reason_error_string(first);
-		char buf[160];
-		if (rs == NULL) {
-			ERR_error_string_n(first, buf, sizeof(buf));
-			rs = buf;
-		}
-		set_reason(c, R_TLS_ERROR, "TLS handshake failed: %s", rs);
-	}
+	set_reason(c, R_TLS_ERROR, "TLS handshake failed: %s", ERR_reason_error_string(first));
 }
 
-static void start_relay(struct conn *c)
+static int start_relay(struct conn *c)
 {
 	c->state = S_RELAY;
 	touch(c);
-	evtimer_del(c->timer);
 	timer_arm(c, tunnel_config(c->w->t)->idle_timeout);
-	bufferevent_setwatermark(c->down, EV_WRITE, LOW_WM, 0);
-	bufferevent_setwatermark(c->up, EV_WRITE, LOW_WM, 0);
-	bufferevent_setwatermark(c->down, EV_READ, 0, 0);
-	bufferevent_set_max_single_write(c->tls, READ_BURST);
-	bufferevent_set_max_single_write(c->plain, READ_BURST);
-	/* Whatever arrived early goes across now. */
-	relay(c, c->down, c->up);
-	relay(c, c->up, c->down);
-	/* From here the plain side is read by plain_read_cb, not its
-	 * bufferevent (which still writes, connects and reports errors). */
-	bufferevent_disable(c->plain, EV_READ);
-	bufferevent_enable(c->plain, EV_WRITE);
-	bufferevent_enable(c->tls, EV_READ | EV_WRITE);
-	c->plain_rd = event_new(c->w->base, bufferevent_getfd(c->plain),
-				EV_READ | EV_PERSIST, plain_read_cb, c);
-	if (c->plain_rd == NULL) {
-		set_reason(c, R_INTERNAL, "out of memory");
-		conn_finish(c);
-		return;
-	}
-	event_add(c->plain_rd, NULL);
+	return 0;
 }
-
-static void handshake_done(struct conn *c)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(c->tls);
-	X509 *peer = SSL_get0_peer_certificate(ssl);
-
-	atomic_fetch_add_explicit(&tunnel_metrics(c->w->t)->handshakes_ok, 1,
-				  memory_order_relaxed);
-	if (peer == NULL || !c->verified) {
-		/* Cannot happen with SSL_VERIFY_PEER and our callback; refuse
-		 * rather than trust it. */
-		set_reason(c, R_NO_CLIENT_CERT, "no verified peer certificate");
-		conn_finish(c);
-		return;
-	}
-}
-
-static void event_cb(struct bufferevent *bev, short what, void *arg);
 
 /* A non-blocking TCP socket with Nagle off (handshake flights and small
  * requests must not wait for delayed ACKs), for the side we connect. */
@@ -545,85 +766,205 @@ static int upstream_socket(const struct sockaddr *to)
 	return fd;
 }
 
-/* Server mode: the client is verified; connect to the backend. */
-static void connect_backend(struct conn *c)
+/* Opens the UP socket and starts connecting it to --to. */
+static int start_connect(struct conn *c)
 {
 	struct tunnel *t = c->w->t;
 	socklen_t len;
 	const struct sockaddr *to = tunnel_to_addr(t, &len);
-	SSL *ssl = bufferevent_openssl_get_ssl(c->tls);
+	const char *what = is_server(c) ? "backend" : "upstream";
 
-	int fd = upstream_socket(to);
-
-	c->state = S_CONNECTING;
-	c->up = fd < 0 ? NULL : bufferevent_socket_new(c->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->up == NULL) {
-		if (fd >= 0)
-			evutil_closesocket(fd);
-		set_reason(c, R_INTERNAL, "out of memory");
+	if ((c->fd[UP] = upstream_socket(to)) < 0) {
+		set_reason(c, R_INTERNAL, "cannot open a socket: %s", strerror(errno));
 		conn_finish(c);
-		return;
+		return -1;
 	}
-	c->plain = c->up;
-	bufferevent_setcb(c->up, read_cb, write_cb, event_cb, c);
-	if (tunnel_config(t)->proxy_protocol) {
-		unsigned char hdr[1024];
-		struct sockaddr_storage peer, local; /* asked now: not kept per connection */
-		socklen_t pl = sizeof(peer), ll = sizeof(local);
-		int n, dfd = bufferevent_getfd(c->down);
-		if (getpeername(dfd, (struct sockaddr *)&peer, &pl) < 0 ||
-		    getsockname(dfd, (struct sockaddr *)&local, &ll) < 0) {
-			set_reason(c, R_TLS_EOF, "client closed before the backend was ready");
-			conn_finish(c);
-			return;
-		}
-		n = tunnel_proxy_v2(hdr, sizeof(hdr), (struct sockaddr *)&peer,
-					(struct sockaddr *)&local, ssl,
-					SSL_get0_peer_certificate(ssl));
-		if (n < 0 || bufferevent_write(c->up, hdr, (size_t)n) < 0) {
-			set_reason(c, R_INTERNAL, "cannot build the PROXY protocol header");
-			conn_finish(c);
-			return;
-		}
-	}
-	if (bufferevent_socket_connect(c->up, to, (int)len) < 0) {
-		set_reason(c, R_BACKEND, "backend %s: %s", tunnel_to_host(t),
-			   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (connect(c->fd[UP], to, len) == 0) {
+		c->open[UP] = 1;
+		c->ready[UP] = WR;
+	} else if (errno != EINPROGRESS) {
+		set_reason(c, R_BACKEND, "%s %s: %s", what, tunnel_to_host(t), strerror(errno));
 		conn_finish(c);
+		return -1;
 	}
+	if (arm(c, UP) < 0) {
+		set_reason(c, R_INTERNAL, "cannot watch the %s socket", what);
+		conn_finish(c);
+		return -1;
+	}
+	return 0;
 }
 
-
-/* ---- --ocsp: the client certificate's status, between handshake and backend ---- */
-
-/* Leaving S_OCSP: the backend connect gets the handshake deadline afresh. */
-static void ocsp_pass(struct conn *c, const char *note)
+/* The UP connect in progress has an edge: done, failed, or not yet. */
+static int connect_check(struct conn *c)
 {
-	c->ocsp_note = note;
-	if (tunnel_config(c->w->t)->mode == TUNNEL_CLIENT) {
-		start_relay(c); /* (re-arms the timer for idleness) */
+	int e = 0;
+	socklen_t l = sizeof(e);
+
+	if (!(c->ready[UP] & (RD | WR)))
+		return 0;
+	if (getsockopt(c->fd[UP], SOL_SOCKET, SO_ERROR, &e, &l) < 0)
+		e = errno;
+	if (e == EINPROGRESS || e == EALREADY) {
+		c->ready[UP] = 0;
+		return 0;
+	}
+	if (e != 0) {
+		set_reason(c, R_BACKEND, "%s %s: %s", is_server(c) ? "backend" : "upstream",
+			   tunnel_to_host(c->w->t), strerror(e));
+		conn_finish(c);
+		return -1;
+	}
+	c->open[UP] = 1;
+	return 0;
+}
+
+/* Server mode: the client is verified; connect to the backend, with the
+ * PROXY protocol header in front of anything the client already sent. */
+static int connect_backend(struct conn *c)
+{
+	struct tunnel *t = c->w->t;
+
+	c->state = S_CONNECTING;
+	if (tunnel_config(t)->proxy_protocol) {
+		unsigned char hdr[PROXY_ROOM], *at;
+		struct sockaddr_storage peer, local; /* asked now: not kept per connection */
+		socklen_t pl = sizeof(peer), ll = sizeof(local);
+		struct tunnel_iobuf *b;
+		int n;
+		if (getpeername(c->fd[DOWN], (struct sockaddr *)&peer, &pl) < 0 ||
+		    getsockname(c->fd[DOWN], (struct sockaddr *)&local, &ll) < 0) {
+			set_reason(c, R_TLS_EOF, "client closed before the backend was ready");
+			conn_finish(c);
+			return -1;
+		}
+		n = tunnel_proxy_v2(hdr, sizeof(hdr), (struct sockaddr *)&peer,
+				    (struct sockaddr *)&local, c->ssl,
+				    SSL_get0_peer_certificate(c->ssl));
+		/* (room() with keep 0 makes the buffer, early bytes left PROXY_ROOM free) */
+		if (n < 0 || room(c, UP, 0, &at) < (size_t)n) {
+			set_reason(c, R_INTERNAL, "cannot build the PROXY protocol header");
+			conn_finish(c);
+			return -1;
+		}
+		b = c->to[UP];
+		memmove(b->data + b->off + n, b->data + b->off, b->len);
+		memcpy(b->data + b->off, hdr, (size_t)n);
+		b->len += (uint32_t)n;
+	}
+	return start_connect(c);
+}
+
+static int handshake_done(struct conn *c)
+{
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+
+	atomic_fetch_add_explicit(&tunnel_metrics(c->w->t)->handshakes_ok, 1,
+				  memory_order_relaxed);
+	if (peer == NULL || !c->verified) {
+		/* Cannot happen with SSL_VERIFY_PEER and our callback; refuse
+		 * rather than trust it. */
+		set_reason(c, R_NO_CLIENT_CERT, "no verified peer certificate");
+		conn_finish(c);
+		return -1;
+	}
+	return 0;
+}
+
+static int ocsp_begin(struct conn *c);
+
+/* Drives the TLS handshake as far as the socket allows. */
+static int handshake(struct conn *c)
+{
+	int t = c->tside, r, e, se;
+
+	if (c->hs_want != 0 && !(c->ready[t] & c->hs_want))
+		return 0;
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(c->ssl);
+	if (r != 1) {
+		se = errno;
+		e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ) {
+			c->ready[t] &= (unsigned char)~RD;
+			c->hs_want = RD;
+			return 0;
+		}
+		if (e == SSL_ERROR_WANT_WRITE) {
+			c->ready[t] &= (unsigned char)~WR;
+			c->hs_want = WR;
+			return 0;
+		}
+		tls_failure(c, se);
+		conn_finish(c);
+		return -1;
+	}
+	c->hs_want = 0;
+	if (handshake_done(c) < 0)
+		return -1;
+	if (tunnel_config(c->w->t)->ocsp)
+		return ocsp_begin(c);
+	if (is_server(c))
+		return connect_backend(c);
+	return start_relay(c);
+}
+
+/* Everything an edge (or an OCSP answer) can set going. */
+static void drive(struct conn *c)
+{
+	if (c->fd[UP] >= 0 && !c->open[UP] && connect_check(c) < 0)
+		return;
+	if (!is_server(c) && c->open[UP] && SSL_get_fd(c->ssl) < 0 &&
+	    SSL_set_fd(c->ssl, c->fd[UP]) != 1) {
+		/* (client mode: TLS over the fresh upstream connection) */
+		set_reason(c, R_INTERNAL, "cannot attach TLS to the upstream socket");
+		conn_finish(c);
 		return;
 	}
-	if (c->state == S_OCSP) {
-		evtimer_del(c->timer);
+	if (c->state == S_HANDSHAKE && c->open[c->tside] && handshake(c) < 0)
+		return;
+	if (c->state == S_CONNECTING && c->open[UP] && start_relay(c) < 0)
+		return;
+	(void)pump(c);
+}
+
+static void io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int side = fd == c->fd[DOWN] ? DOWN : UP;
+
+	c->ready[side] |= (unsigned char)(((what & (EV_READ | EV_CLOSED)) ? RD : 0) |
+					  ((what & EV_WRITE) ? WR : 0));
+	if (what & EV_CLOSED)
+		c->rdhup[side] = 1;
+	drive(c);
+}
+
+/* ---- --ocsp: the peer certificate's status, between handshake and relay ---- */
+
+/* Leaving S_OCSP: the backend connect gets the handshake deadline afresh. */
+static int ocsp_pass(struct conn *c, const char *note)
+{
+	c->ocsp_note = note;
+	if (!is_server(c))
+		return start_relay(c); /* (re-arms the timer for idleness) */
+	if (c->state == S_OCSP)
 		timer_arm(c, tunnel_config(c->w->t)->handshake_timeout);
-	}
-	connect_backend(c);
+	return connect_backend(c);
 }
 
 /* Whose certificate --ocsp asks about, for messages. */
 static const char *ocsp_whose(struct conn *c)
 {
-	return tunnel_config(c->w->t)->mode == TUNNEL_SERVER ? "client" : "upstream";
+	return is_server(c) ? "client" : "upstream";
 }
 
 /* cached: 0 fresh from the responder, 1 from the cache, 2 stapled by the upstream. */
-static void ocsp_verdict(struct conn *c, const struct ocsp_answer *a, int cached)
+static int ocsp_verdict(struct conn *c, const struct ocsp_answer *a, int cached)
 {
-	if (a->status == SIGNET_OCSP_GOOD) {
-		ocsp_pass(c, cached == 2 ? "good_stapled" : cached ? "good_cached" : "good");
-		return;
-	}
+	if (a->status == SIGNET_OCSP_GOOD)
+		return ocsp_pass(c, cached == 2 ? "good_stapled" : cached ? "good_cached" : "good");
 	if (a->status == SIGNET_OCSP_REVOKED) {
 		char date[64] = "at an unknown time";
 		time_t t = (time_t)a->revoked_at;
@@ -634,39 +975,40 @@ static void ocsp_verdict(struct conn *c, const struct ocsp_answer *a, int cached
 		set_reason(c, R_REVOKED,
 			   "%s certificate %s (serial %s) revoked %s%s (%s) according to "
 			   "OCSP%s",
-			   ocsp_whose(c), c->subject, c->serial, t != 0 ? "at " : "", date,
+			   ocsp_whose(c), subject_of(c), serial_of(c), t != 0 ? "at " : "", date,
 			   a->reason < 0 ? "no reason given" : signet_reason_name(a->reason),
 			   cached == 2 ? " (the response it stapled)" : "");
 	} else {
 		c->ocsp_note = cached ? "unknown_cached" : "unknown";
 		set_reason(c, R_OCSP_UNKNOWN,
 			   "the OCSP responder does not know %s certificate %s (serial %s)",
-			   ocsp_whose(c), c->subject, c->serial);
+			   ocsp_whose(c), subject_of(c), serial_of(c));
 	}
 	conn_finish(c);
+	return -1;
 }
 
 /* No answer: refuse, or with --insecure-ocsp-soft-fail allow and say so. */
-static void ocsp_unavailable(struct conn *c, const char *why)
+static int ocsp_unavailable(struct conn *c, const char *why)
 {
 	struct tunnel *t = c->w->t;
 
 	if (tunnel_config(t)->insecure_ocsp_soft_fail) {
 		char subj[256], w[700];
-		quote(subj, sizeof(subj), c->subject);
+		quote(subj, sizeof(subj), subject_of(c));
 		quote(w, sizeof(w), why);
 		atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_soft_fails, 1,
 					  memory_order_relaxed);
 		tunnel_log("ocsp soft-fail worker=%d peer=%s %s=%s serial=%s: allowed "
 			   "without a revocation check (--insecure-ocsp-soft-fail): %s",
-			   c->w->idx, c->peer, ocsp_whose(c), subj, c->serial, w);
-		ocsp_pass(c, "soft_fail");
-		return;
+			   c->w->idx, c->peer, ocsp_whose(c), subj, serial_of(c), w);
+		return ocsp_pass(c, "soft_fail");
 	}
 	c->ocsp_note = "unavailable";
 	set_reason(c, R_OCSP_UNAVAILABLE, "no OCSP answer for %s certificate %s (serial %s): %s",
-		   ocsp_whose(c), c->subject, c->serial, why);
+		   ocsp_whose(c), subject_of(c), serial_of(c), why);
 	conn_finish(c);
+	return -1;
 }
 
 static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const char *why)
@@ -684,7 +1026,8 @@ static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const
 	signet_err_clear(&err);
 	if (der == NULL) {
 		sk_X509_free(above);
-		ocsp_unavailable(c, why);
+		if (ocsp_unavailable(c, why) == 0)
+			drive(c);
 		return;
 	}
 	/* The signer's chain must end at a self-signed root: the path above
@@ -699,7 +1042,8 @@ static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const
 		sk_X509_free(above);
 		snprintf(msg, sizeof(msg), "the answer of %s is not valid: %s", c->ocsp->url,
 			 above == NULL ? "out of memory" : err.msg);
-		ocsp_unavailable(c, msg);
+		if (ocsp_unavailable(c, msg) == 0)
+			drive(c);
 		return;
 	}
 	sk_X509_free(above);
@@ -708,10 +1052,11 @@ static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const
 	a.revoked_at = st.revoked_at;
 	a.next_update = nu;
 	tunnel_ocsp_share(c->w->t, c->ocsp->key, &a);
-	ocsp_verdict(c, &a, 0);
+	if (ocsp_verdict(c, &a, 0) == 0)
+		drive(c);
 }
 
-static void ocsp_begin(struct conn *c)
+static int ocsp_begin(struct conn *c)
 {
 	struct tunnel *t = c->w->t;
 	const struct tunnel_config *cfg = tunnel_config(t);
@@ -724,33 +1069,24 @@ static void ocsp_begin(struct conn *c)
 	const char *url;
 
 	signet_err_clear(&err);
-	if (c->ocsp == NULL && (c->ocsp = calloc(1, sizeof(*c->ocsp))) == NULL) {
-		ocsp_unavailable(c, "out of memory");
-		return;
-	}
-	if (sk_X509_num(c->chain) < 2) {
-		ocsp_unavailable(c, "the certificate is itself the trust anchor; there is no "
-				    "issuer to ask about it");
-		return;
-	}
-	if (signet_cert_fingerprint(sk_X509_value(c->chain, 1), fp) < 0) {
-		ocsp_unavailable(c, "cannot fingerprint the issuer");
-		return;
-	}
-	snprintf(c->ocsp->key, sizeof(c->ocsp->key), "%s/%s", fp, c->serial);
+	if (c->ocsp == NULL && (c->ocsp = calloc(1, sizeof(*c->ocsp))) == NULL)
+		return ocsp_unavailable(c, "out of memory");
+	if (sk_X509_num(c->chain) < 2)
+		return ocsp_unavailable(c, "the certificate is itself the trust anchor; there is "
+					   "no issuer to ask about it");
+	if (signet_cert_fingerprint(sk_X509_value(c->chain, 1), fp) < 0)
+		return ocsp_unavailable(c, "cannot fingerprint the issuer");
+	snprintf(c->ocsp->key, sizeof(c->ocsp->key), "%s/%s", fp, serial_of(c));
 	/* Client mode: a valid staple from the upstream is the freshest answer. */
 	if (cfg->mode == TUNNEL_CLIENT &&
-	    tunnel_staple_peer(bufferevent_openssl_get_ssl(c->tls), c->chain, c->creds->ca_certs,
-			       c->serial, &a) == 1) {
+	    tunnel_staple_peer(c->ssl, c->chain, c->creds->ca_certs, serial_of(c), &a) == 1) {
 		tunnel_ocsp_share(t, c->ocsp->key, &a);
-		ocsp_verdict(c, &a, 2);
-		return;
+		return ocsp_verdict(c, &a, 2);
 	}
 	if (tunnel_ocsp_cache_get(tunnel_ocsp_cache(t), c->ocsp->key, &a)) {
 		atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_cache_hits, 1,
 					  memory_order_relaxed);
-		ocsp_verdict(c, &a, 1);
-		return;
+		return ocsp_verdict(c, &a, 1);
 	}
 	if (cfg->ocsp_url == NULL)
 		aia = X509_get1_ocsp(sk_X509_value(c->chain, 0));
@@ -759,10 +1095,8 @@ static void ocsp_begin(struct conn *c)
 					       : NULL;
 	snprintf(c->ocsp->url, sizeof(c->ocsp->url), "%s", url ? url : "");
 	X509_email_free(aia);
-	if (url == NULL) {
-		ocsp_unavailable(c, "the certificate names no OCSP responder (see --ocsp-url)");
-		return;
-	}
+	if (url == NULL)
+		return ocsp_unavailable(c, "the certificate names no OCSP responder (see --ocsp-url)");
 	if (c->w->fetcher == NULL)
 		c->w->fetcher = tunnel_ocsp_fetcher_new(c->w->base, cfg->ocsp_ca);
 	if (tunnel_ocsp_request(sk_X509_value(c->chain, 0), sk_X509_value(c->chain, 1), &req,
@@ -770,95 +1104,12 @@ static void ocsp_begin(struct conn *c)
 		c->fetch = tunnel_ocsp_fetch(c->w->fetcher, c->ocsp->url, req, len,
 					     cfg->ocsp_timeout, ocsp_answered, c, &err);
 	free(req);
-	if (c->fetch == NULL) {
-		ocsp_unavailable(c, err.msg);
-		return;
-	}
+	if (c->fetch == NULL)
+		return ocsp_unavailable(c, err.msg);
 	atomic_fetch_add_explicit(&tunnel_metrics(t)->ocsp_requests, 1, memory_order_relaxed);
 	c->state = S_OCSP;
-	evtimer_del(c->timer);
 	timer_arm(c, cfg->ocsp_timeout + 1);
-}
-
-static void event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-	int server = tunnel_config(c->w->t)->mode == TUNNEL_SERVER;
-
-	if (what & BEV_EVENT_CONNECTED) {
-		if (bev == c->tls) {
-			handshake_done(c);
-			if (c->reason != R_NONE)
-				return;
-			if (tunnel_config(c->w->t)->ocsp)
-				ocsp_begin(c);
-			else if (server)
-				connect_backend(c);
-			else
-				start_relay(c);
-		} else if (server && bev == c->up) {
-			start_relay(c);
-		}
-		return;
-	}
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-		return;
-	if (c->state == S_HANDSHAKE && bev == c->tls) {
-		tls_failure(c, bev);
-		conn_finish(c);
-		return;
-	}
-	if (c->state == S_HANDSHAKE && !server && bev == c->down) {
-		/* Local client gave up while we were reaching the upstream. */
-		set_reason(c, R_TLS_EOF, "local client closed before the upstream was ready");
-		conn_finish(c);
-		return;
-	}
-	if (c->state == S_OCSP) {
-		set_reason(c, R_TLS_EOF, "%s",
-			   server ? "client closed while its OCSP status was being checked"
-			   : bev == c->down
-				   ? "local client closed while the upstream's OCSP status was being checked"
-				   : "upstream closed while its OCSP status was being checked");
-		conn_finish(c);
-		return;
-	}
-	if (c->state == S_CONNECTING && bev == c->up) {
-		set_reason(c, R_BACKEND, "backend %s: %s", tunnel_to_host(c->w->t),
-			   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		conn_finish(c);
-		return;
-	}
-	if (c->state == S_CONNECTING) {
-		set_reason(c, R_TLS_EOF, "client closed before the backend was ready");
-		conn_finish(c);
-		return;
-	}
-	if ((what & BEV_EVENT_ERROR) && c->state != S_CLOSING) {
-		/* A reset or TLS error mid-stream.  What arrived intact before
-		 * it is still delivered to the other side. */
-		int e = EVUTIL_SOCKET_ERROR();
-		unsigned long ossl = bev == c->tls ? bufferevent_get_openssl_error(bev) : 0;
-		if (ossl != 0) {
-			set_reason(c, R_TLS_ERROR, "TLS error: %s",
-				   ERR_reason_error_string(ossl) ? ERR_reason_error_string(ossl)
-								 : "unknown");
-			while (bufferevent_get_openssl_error(bev) != 0)
-				;
-		} else if (e != ECONNRESET && e != EPIPE) {
-			/* (a reset is a normal, if abrupt, end for many protocols) */
-			set_reason(c, R_TLS_ERROR, "%s: %s",
-				   bev == c->down ? "client side" : "upstream side",
-				   evutil_socket_error_to_string(e));
-		}
-		conn_close_after_flush(c, bev);
-		return;
-	}
-	if (c->state == S_CLOSING) {
-		conn_finish(c); /* the side we were flushing to went away */
-		return;
-	}
-	conn_close_after_flush(c, bev);
+	return 0;
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -867,6 +1118,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	const struct tunnel_config *cfg = tunnel_config(c->w->t);
 	struct timeval now;
 
+	(void)fd;
+	(void)what;
 	switch (c->state) {
 	case S_HANDSHAKE:
 		set_reason(c, R_HANDSHAKE_TIMEOUT,
@@ -878,7 +1131,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		c->fetch = NULL;
 		snprintf(why, sizeof(why), "OCSP responder %s did not answer within %.1fs",
 			 c->ocsp->url, cfg->ocsp_timeout);
-		ocsp_unavailable(c, why);
+		if (ocsp_unavailable(c, why) == 0)
+			drive(c);
 		return;
 	}
 	case S_CONNECTING:
@@ -902,27 +1156,31 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	conn_finish(c);
 }
 
+/* The peer's subject and serial, for the log line and messages. */
 static void record_peer(struct conn *c, X509 *leaf)
 {
-	{
-		BIO *b = BIO_new(BIO_s_mem());
-		char *p = NULL;
-		long n;
-		if (b != NULL) {
-			X509_NAME_print_ex(b, X509_get_subject_name(leaf), 0,
-					   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-			n = BIO_get_mem_data(b, &p);
-			if (n > 0) {
-				size_t m = (size_t)n < sizeof(c->subject) - 1
-						   ? (size_t)n
-						   : sizeof(c->subject) - 1;
-				memcpy(c->subject, p, m);
-				c->subject[m] = '\0';
-			}
-			BIO_free(b);
-		}
+	BIO *b = BIO_new(BIO_s_mem());
+	char serial[72] = "", *p = NULL;
+	long n = 0;
+
+	signet_serial_hex(X509_get0_serialNumber(leaf), serial, sizeof(serial));
+	if (b != NULL) {
+		X509_NAME_print_ex(b, X509_get_subject_name(leaf), 0,
+				   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+		n = BIO_get_mem_data(b, &p);
 	}
-	signet_serial_hex(X509_get0_serialNumber(leaf), c->serial, sizeof(c->serial));
+	if (n < 0 || p == NULL)
+		n = 0;
+	if (n > 191)
+		n = 191;
+	free(c->who);
+	c->who = malloc((size_t)n + 1 + strlen(serial) + 1);
+	if (c->who != NULL) {
+		memcpy(c->who, p, (size_t)n);
+		c->who[n] = '\0';
+		memcpy(c->who + n + 1, serial, strlen(serial) + 1);
+	}
+	BIO_free(b);
 }
 
 static int alert_error(int code, enum tunnel_reason *r)
@@ -996,7 +1254,7 @@ int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 	if (server && !tunnel_allow_match(cfg->allow, cfg->n_allow, leaf)) {
 		set_reason(c, R_NOT_ALLOWED,
 			   "client certificate %s (serial %s) matches no --allow rule",
-			   c->subject, c->serial);
+			   subject_of(c), serial_of(c));
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
@@ -1005,16 +1263,19 @@ int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 	return 1;
 }
 
-static struct conn *conn_new(struct tunnel_worker *w, int fd, struct sockaddr *sa,
-			     int salen)
+/* ---- accept ---- */
+
+static struct conn *conn_new(struct tunnel_worker *w, struct sockaddr *sa)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
 	c->w = w;
+	c->fd[DOWN] = c->fd[UP] = -1;
 	gettimeofday(&c->start, NULL);
 	tunnel_format_addr(sa, c->peer, sizeof(c->peer));
+	evtimer_assign(&c->timer, w->base, timer_cb, c);
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
@@ -1031,101 +1292,66 @@ void tunnel_conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	const struct tunnel_config *cfg = tunnel_config(t);
 	struct tunnel_metrics *m = tunnel_metrics(t);
 	struct conn *c;
-	SSL *ssl = NULL;
 	long active;
 	int one = 1;
 
+	(void)l;
+	(void)salen;
 	atomic_fetch_add_explicit(&m->accepted, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->active, 1, memory_order_relaxed);
 	active = tunnel_active_total(t); /* all workers: --max-conns is for the tunnel */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c = conn_new(w, fd, sa, salen);
+	c = conn_new(w, sa);
 	if (c == NULL) {
 		atomic_fetch_sub_explicit(&m->active, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&m->failures[R_INTERNAL], 1, memory_order_relaxed);
 		evutil_closesocket(fd);
 		return;
 	}
+	c->fd[DOWN] = fd;
+	c->open[DOWN] = 1;
 	c->creds = tunnel_creds_current(t);
+	c->tside = cfg->mode == TUNNEL_SERVER ? DOWN : UP;
 	if (active > cfg->max_conns) {
 		set_reason(c, R_CONN_LIMIT, "more than %ld connections open", cfg->max_conns);
-		evutil_closesocket(fd);
 		conn_finish(c);
 		return;
 	}
-	c->timer = evtimer_new(w->base, timer_cb, c);
-	ssl = SSL_new(c->creds->ctx);
-	if (c->timer == NULL || ssl == NULL) {
-		SSL_free(ssl);
-		evutil_closesocket(fd);
+	c->ssl = SSL_new(c->creds->ctx);
+	if (c->ssl == NULL || arm(c, DOWN) < 0) {
 		set_reason(c, R_INTERNAL, "out of memory");
 		conn_finish(c);
 		return;
 	}
-	SSL_set_app_data(ssl, c);
+	SSL_set_app_data(c->ssl, c);
+	/* pump() writes from buffers that move and may write part of them;
+	 * read-ahead lets one read(2) take a whole flight of records. */
+	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_read_ahead(c->ssl, 1);
+	timer_arm(c, cfg->handshake_timeout);
 	if (cfg->mode == TUNNEL_SERVER) {
-		c->down = bufferevent_openssl_socket_new(w->base, fd, ssl,
-							 BUFFEREVENT_SSL_ACCEPTING,
-							 BEV_OPT_CLOSE_ON_FREE);
-		if (c->down == NULL) {
-			evutil_closesocket(fd); /* ssl freed by libevent on failure */
-			set_reason(c, R_INTERNAL, "out of memory");
+		if (SSL_set_fd(c->ssl, fd) != 1) {
+			set_reason(c, R_INTERNAL, "cannot attach TLS to the socket");
 			conn_finish(c);
 			return;
 		}
-		c->tls = c->down;
-		bufferevent_openssl_set_allow_dirty_shutdown(c->down, 1);
-		bufferevent_setcb(c->down, read_cb, write_cb, event_cb, c);
-		/* Early data waits in the input, bounded, until the backend is up. */
-		bufferevent_setwatermark(c->down, EV_READ, 0, HIGH_WM);
-		bufferevent_enable(c->down, EV_READ | EV_WRITE);
+		SSL_set_accept_state(c->ssl);
+		/* The ClientHello is usually there already: try at once
+		 * rather than after a loop turn. */
+		c->ready[DOWN] = RD | WR;
 	} else {
-		socklen_t len;
-		const struct sockaddr *to = tunnel_to_addr(t, &len);
 		const char *sni = cfg->server_name ? cfg->server_name : tunnel_to_host(t);
 		unsigned char ipbuf[16];
 
-		c->down = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-		if (c->down == NULL) {
-			SSL_free(ssl);
-			evutil_closesocket(fd);
-			set_reason(c, R_INTERNAL, "out of memory");
-			conn_finish(c);
-			return;
-		}
-		c->plain = c->down;
-		bufferevent_setcb(c->down, read_cb, write_cb, event_cb, c);
-		bufferevent_setwatermark(c->down, EV_READ, 0, HIGH_WM);
-		bufferevent_enable(c->down, EV_READ);
 		if (inet_pton(AF_INET, sni, ipbuf) != 1 && inet_pton(AF_INET6, sni, ipbuf) != 1)
-			SSL_set_tlsext_host_name(ssl, sni);
+			SSL_set_tlsext_host_name(c->ssl, sni);
 		if (cfg->ocsp) /* ask for a staple (status_request) */
-			SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
-		int ufd = upstream_socket(to);
-		c->up = ufd < 0 ? NULL
-				: bufferevent_openssl_socket_new(w->base, ufd, ssl,
-								 BUFFEREVENT_SSL_CONNECTING,
-								 BEV_OPT_CLOSE_ON_FREE);
-		if (c->up == NULL) {
-			if (ufd >= 0)
-				evutil_closesocket(ufd);
-			else
-				SSL_free(ssl);
-			set_reason(c, R_INTERNAL, "out of memory");
-			conn_finish(c);
+			SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp);
+		SSL_set_connect_state(c->ssl);
+		if (start_connect(c) < 0)
 			return;
-		}
-		c->tls = c->up;
-		bufferevent_openssl_set_allow_dirty_shutdown(c->up, 1);
-		bufferevent_setcb(c->up, read_cb, write_cb, event_cb, c);
-		if (bufferevent_socket_connect(c->up, to, (int)len) < 0) {
-			set_reason(c, R_BACKEND, "upstream %s: %s", tunnel_to_host(t),
-				   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-			conn_finish(c);
-			return;
-		}
 	}
-	timer_arm(c, cfg->handshake_timeout);
+	drive(c);
 }
 
 void tunnel_conn_close_all(struct tunnel_worker *w)

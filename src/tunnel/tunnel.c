@@ -919,6 +919,7 @@ static void tunnel_free(struct tunnel *t)
 	/* a worker's */
 	if (t->w.conns != NULL)
 		tunnel_conn_close_all(&t->w);
+	tunnel_conn_pool_free(&t->w);
 	if (t->w.listener != NULL)
 		evconnlistener_free(t->w.listener);
 	tunnel_staple_free(t->staple);

@@ -19,10 +19,11 @@
  * slot of C11 atomics per worker plus one for the master; only the owner of
  * a slot writes it, and /metrics sums them.
  *
- * A connection is two bufferevents, one TLS (bufferevent_openssl) and one
- * plain TCP.  Bytes move between them by evbuffer_add_buffer (chains are
- * moved, not copied) with a high watermark on the far side for back
- * pressure.
+ * A connection is two non-blocking sockets, one TLS (OpenSSL on the socket
+ * itself) and one plain TCP, each watched by one edge-triggered event, and
+ * at most one 64 KiB buffer per direction, pooled per worker, that exists
+ * only while bytes are in flight (conn.c).  A full buffer stops reading
+ * from the side that fills it: back pressure.
  *
  * Credentials (SSL_CTX, trust store, CRLs, allow rules are fixed) live in a
  * reference-counted struct tunnel_creds.  A reload (SIGHUP or a changed
@@ -211,6 +212,7 @@ struct tunnel_metrics {
 struct tunnel; /* the running tunnel (tunnel.c) */
 struct ocsp_answer;
 struct conn;
+struct tunnel_iobuf;
 struct evconnlistener;
 struct event;
 
@@ -223,6 +225,8 @@ struct tunnel_worker {
 	long nconns;
 	struct ocsp_fetcher *fetcher; /* OCSP requests; made on first use */
 	struct conn *conns; /* doubly linked, for the forced close at the deadline */
+	struct tunnel_iobuf *pool; /* relay buffers kept for reuse (conn.c) */
+	int npool;
 };
 
 /* conn.c: the accept callback of a worker's listener, and the forced close
@@ -230,6 +234,8 @@ struct tunnel_worker {
 void tunnel_conn_accept(struct evconnlistener *l, int fd, struct sockaddr *sa,
 			int salen, void *arg);
 void tunnel_conn_close_all(struct tunnel_worker *w);
+/* conn.c: frees the worker's pool of relay buffers. */
+void tunnel_conn_pool_free(struct tunnel_worker *w);
 /* tunnel.c: called by conn.c when a worker's last connection is gone. */
 void tunnel_worker_idle(struct tunnel_worker *w);
 /* Connections open in all workers together (the --max-conns check). */
