@@ -4,8 +4,13 @@
  * Every certificate that parses is then described the way `signet show`
  * and the database do (serial, fingerprint, times, subject, SANs), since
  * those read fields a hostile certificate controls.
+ *
+ * A DER input also goes to signet_cert_d2i_light (cert_fast.c, the CA's
+ * reader that leaves the key undecoded): whatever it accepts, d2i_X509
+ * must read as the same certificate.
  */
 #include "fuzz.h"
+#include "cert_int.h"
 
 #include <signet/cert.h>
 #include <signet/name.h>
@@ -19,11 +24,51 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static void check_light(const uint8_t *data, size_t size)
+{
+	const unsigned char *p = data, *q = data;
+	X509 *light, *full;
+	unsigned char *a = NULL, *b = NULL;
+	int na, nb;
+
+	if (size > INT32_MAX)
+		return;
+	light = signet_cert_d2i_light(&p, (long)size);
+	if (light == NULL) {
+		if (p != data)
+			abort(); /* a refusal consumes nothing */
+		return;
+	}
+	full = d2i_X509(NULL, &q, (long)size);
+	if (full == NULL || p != q) {
+		fprintf(stderr, "the light reader accepted what d2i_X509 does not\n");
+		abort();
+	}
+	na = i2d_X509(light, &a);
+	nb = i2d_X509(full, &b);
+	if (na <= 0 || na != nb || memcmp(a, b, (size_t)na) != 0 || na != (int)(p - data) ||
+	    memcmp(a, data, (size_t)na) != 0 || X509_cmp(light, full) != 0 ||
+	    X509_get_pathlen(light) != X509_get_pathlen(full) ||
+	    X509_get_key_usage(light) != X509_get_key_usage(full) ||
+	    /* self-signed needs the key: the one flag allowed to differ */
+	    (X509_get_extension_flags(light) & ~EXFLAG_SS) !=
+		    (X509_get_extension_flags(full) & ~EXFLAG_SS)) {
+		fprintf(stderr, "the light reader read another certificate\n");
+		abort();
+	}
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	X509_free(light);
+	X509_free(full);
+	ERR_clear_error();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct signet_err err;
 	STACK_OF(X509) *certs;
 
+	check_light(data, size);
 	signet_err_clear(&err);
 	certs = signet_certs_parse(data, size, "fuzz.pem", &err);
 	fuzz_check("signet_certs_parse", certs == NULL, &err);

@@ -28,6 +28,8 @@ cp www.example.com.crt "$C/certs/leaf.pem"
 cp www.example.com.chain.pem "$C/certs/chain.pem"
 openssl x509 -in alice.crt -outform DER -out "$C/certs/ed25519.der"
 cp ca/root.crt "$C/certs/root.pem"
+# a CA certificate as DER: the CA's own reader (cert_fast.c) takes DER
+openssl x509 -in ca/intermediate.crt -outform DER -out "$C/certs/intermediate.der"
 
 # CSRs: signet's PEM with SANs, DER, openssl's with an RSA key and attributes
 "$SIGNET" key new --out k.pem
@@ -72,6 +74,11 @@ key_seed() { # out passlen pass file
 openssl pkey -in ec.key -outform DER -out ec.der
 key_seed "$C/key/ec-plain" 255 "" ec.key
 key_seed "$C/key/ec-der" 255 "" ec.der
+# the fast reader's other key types (key_fast.c): P-384 and plain Ed25519
+"$SIGNET" key new --type ec-p384 --out p384.key
+key_seed "$C/key/p384-plain" 255 "" p384.key
+"$SIGNET" key new --type ed25519 --out ed.key
+key_seed "$C/key/ed25519-plain" 255 "" ed.key
 "$SIGNET" key new --type ed25519 --encrypt --pass-file pass.txt --out enc.key
 key_seed "$C/key/ed25519-scrypt" 9 "seed pass" enc.key
 key_seed "$C/key/ed25519-scrypt-wrongpass" 5 "wrong" enc.key

@@ -106,6 +106,11 @@ X509 *signet_ca_signer_cert(const struct signet_ca *ca);
 EVP_PKEY *signet_ca_signer_key(const struct signet_ca *ca);
 /* Certificates that follow a leaf in its chain (the intermediate, if any). */
 STACK_OF(X509) *signet_ca_chain(const struct signet_ca *ca);
+/* Appends the PEM of those certificates to a growing buffer, as
+ * signet_cert_pem_append does; cheaper than PEM-encoding signet_ca_chain,
+ * which decodes the certificates' keys. */
+int signet_ca_chain_pem_append(const struct signet_ca *ca, char **pem, size_t *len,
+			       struct signet_err *err);
 struct signet_db *signet_ca_db(const struct signet_ca *ca);
 /* Hex key identifier of the signer, as stored in records' issuer field. */
 const char *signet_ca_signer_id(const struct signet_ca *ca);

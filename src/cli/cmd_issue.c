@@ -227,11 +227,8 @@ int cmd_issue(int argc, char **argv)
 	if (signet_cert_pem_append(cert, &pem, &len, &err) < 0 ||
 	    signet_file_write(cpath, pem, len, 0644, 0, &err) < 0)
 		goto fail;
-	for (int i = 0; i < sk_X509_num(signet_ca_chain(ca)); i++)
-		if (signet_cert_pem_append(sk_X509_value(signet_ca_chain(ca), i), &pem, &len,
-					   &err) < 0)
-			goto fail;
-	if (signet_file_write(chpath, pem, len, 0644, 0, &err) < 0)
+	if (signet_ca_chain_pem_append(ca, &pem, &len, &err) < 0 ||
+	    signet_file_write(chpath, pem, len, 0644, 0, &err) < 0)
 		goto fail;
 	{
 		char serial[64];

@@ -227,14 +227,12 @@ static int write_outputs(struct signet_ca *ca, X509 *cert, const char *out,
 	char *pem = NULL;
 	size_t len = 0;
 	int rc = -1;
-	STACK_OF(X509) *rest = signet_ca_chain(ca);
 
 	TRY(signet_cert_pem_append(cert, &pem, &len, err));
 	if (out != NULL)
 		TRY(signet_file_write(out, pem, len, 0644, flags, err));
 	if (chain != NULL) {
-		for (int i = 0; i < sk_X509_num(rest); i++)
-			TRY(signet_cert_pem_append(sk_X509_value(rest, i), &pem, &len, err));
+		TRY(signet_ca_chain_pem_append(ca, &pem, &len, err));
 		TRY(signet_file_write(chain, pem, len, 0644, flags, err));
 	}
 	rc = 0;
@@ -422,11 +420,8 @@ int cmd_sign(int argc, char **argv)
 		    write_outputs(ca, jobs[0].cert, crt, chn, 0, &err) < 0)
 			goto fail;
 	} else {
-		STACK_OF(X509) *rest = signet_ca_chain(ca);
-		for (int i = 0; i < sk_X509_num(rest); i++)
-			if (signet_cert_pem_append(sk_X509_value(rest, i), &pool.chain_pem,
-						   &pool.chain_len, &err) < 0)
-				goto fail;
+		if (signet_ca_chain_pem_append(ca, &pool.chain_pem, &pool.chain_len, &err) < 0)
+			goto fail;
 		pool.phase = 2;
 		pool.out_dir = out_dir;
 		if (run_pool(&pool, &err) < 0)

@@ -11,8 +11,19 @@
  *
  * Constant extensions (AKI, CRL DP, AIA) are encoded once at open time and
  * copied into each certificate, keeping the hot path to one signature.
+ *
+ * The CA certificates are read without decoding their public keys
+ * (cert_fast.c, when they can be): issuing needs only their names, validity
+ * and extensions, and the signing key is matched to the signer's
+ * certificate by its encoding (key_fast.c).  Such a certificate answers
+ * X509_get0_pubkey with NULL, so it never leaves this file: the accessors
+ * hand out its fully decoded twin, read from the same bytes on first
+ * request (full_cert), and a key that cannot be matched by encoding is
+ * compared with the twin's key as before.
  */
+#include "cert_int.h"
 #include "ext.h"
+#include "key_int.h"
 
 #include <signet/ca.h>
 #include <signet/cert.h>
@@ -22,6 +33,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -36,10 +48,13 @@
 struct signet_ca {
 	char dir[4096];
 	json_t *config;
-	X509 *root, *inter;
+	X509 *root, *inter;    /* possibly without decoded keys: never handed out */
+	int root_light, inter_light; /* were they read so? */
+	X509 *root_full, *inter_full; /* their decoded twins, made on demand */
+	pthread_mutex_t lock;  /* guards the twins and chain */
 	X509 *signer;          /* borrowed: root or inter */
 	EVP_PKEY *signer_key;
-	STACK_OF(X509) *chain; /* what follows a leaf: inter, if any */
+	STACK_OF(X509) *chain; /* what follows a leaf: inter's twin, on demand */
 	STACK_OF(X509) *empty; /* the chain when the root signs */
 	struct signet_db *db;
 	char signer_id[65];
@@ -420,6 +435,34 @@ out:
 
 /* ---- open ------------------------------------------------------------- */
 
+/*
+ * The fully decoded twin of ca->root or ca->inter (x itself when it was
+ * read with d2i_X509), or NULL when x is NULL or cannot be read again.
+ */
+static X509 *full_cert(struct signet_ca *ca, X509 *x)
+{
+	X509 **twin = x == ca->root ? &ca->root_full : &ca->inter_full;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len;
+
+	if (x == NULL || !(x == ca->root ? ca->root_light : ca->inter_light))
+		return x;
+	pthread_mutex_lock(&ca->lock);
+	if (*twin == NULL) {
+		/* The light reader accepted only what encodes back to the file's
+		 * bytes, so these are the bytes d2i_X509 would have read. */
+		len = i2d_X509(x, &der);
+		p = der;
+		if (len > 0)
+			*twin = d2i_X509(NULL, &p, len);
+		OPENSSL_free(der);
+		ERR_clear_error();
+	}
+	pthread_mutex_unlock(&ca->lock);
+	return *twin;
+}
+
 static char *cfg_str(json_t *cfg, const char *key)
 {
 	json_t *v = json_object_get(cfg, key);
@@ -435,6 +478,7 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	struct stat st;
 
 	ENSURE(ca != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	pthread_mutex_init(&ca->lock, NULL);
 	snprintf(ca->dir, sizeof(ca->dir), "%s", dir);
 	TRY(signet_path_join(path, sizeof(path), dir, CONFIG_FILE, err));
 	ENSURE(stat(path, &st) == 0, err, SIGNET_E_NOCA,
@@ -455,7 +499,7 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	ca->ocsp_url = cfg_str(ca->config, "ocsp_url");
 
 	TRY(signet_path_join(path, sizeof(path), dir, "root.crt", err));
-	ca->root = signet_cert_load(path, err);
+	ca->root = signet_cert_load_light(path, &ca->root_light, err);
 	TRYP(ca->root);
 	ca->chain = sk_X509_new_null();
 	ca->empty = sk_X509_new_null();
@@ -463,10 +507,8 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	v = json_object_get(ca->config, "issuer");
 	if (json_is_string(v) && strcmp(json_string_value(v), "intermediate") == 0) {
 		TRY(signet_path_join(path, sizeof(path), dir, "intermediate.crt", err));
-		ca->inter = signet_cert_load(path, err);
+		ca->inter = signet_cert_load_light(path, &ca->inter_light, err);
 		TRYP(ca->inter);
-		ENSURE(sk_X509_push(ca->chain, ca->inter) > 0 && X509_up_ref(ca->inter), err,
-		       SIGNET_E_INTERNAL, "out of memory");
 	}
 	ca->signer = ca->inter ? ca->inter : ca->root;
 	key_id_hex(ca->signer, ca->signer_id);
@@ -489,6 +531,9 @@ void signet_ca_free(struct signet_ca *ca)
 	json_decref(ca->config);
 	X509_free(ca->root);
 	X509_free(ca->inter);
+	X509_free(ca->root_full);
+	X509_free(ca->inter_full);
+	pthread_mutex_destroy(&ca->lock);
 	EVP_PKEY_free(ca->signer_key);
 	EVP_MD_free(ca->md);
 	sk_X509_pop_free(ca->chain, X509_free);
@@ -521,7 +566,10 @@ int signet_ca_unlock(struct signet_ca *ca, enum signet_ca_signer which, const ch
 			     ca->signer == ca->root ? "root.key" : "intermediate.key", err));
 	key = signet_key_load(path, pass, err);
 	TRYP(key);
-	if (!signet_key_matches(key, X509_get0_pubkey(ca->signer))) {
+	/* By encoding for EC and Ed25519; else, or when the encodings differ,
+	 * against the decoded key of the certificate as always. */
+	if (!signet_key_matches_spki(key, ca->signer) &&
+	    !signet_key_matches(key, X509_get0_pubkey(full_cert(ca, ca->signer)))) {
 		EVP_PKEY_free(key);
 		return signet_err_set(err, SIGNET_E_PARSE,
 				      "%s does not match the CA certificate's public key", path);
@@ -926,12 +974,40 @@ X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
 /* ---- accessors -------------------------------------------------------- */
 
 const char *signet_ca_dir(const struct signet_ca *ca) { return ca->dir; }
-X509 *signet_ca_root(const struct signet_ca *ca) { return ca->root; }
-X509 *signet_ca_signer_cert(const struct signet_ca *ca) { return ca->signer; }
+/* The certificates handed out are the decoded twins (full_cert); the
+ * twins and the chain are made on first request, hence the casts. */
+X509 *signet_ca_root(const struct signet_ca *ca)
+{
+	return full_cert((struct signet_ca *)ca, ca->root);
+}
+X509 *signet_ca_signer_cert(const struct signet_ca *ca)
+{
+	return full_cert((struct signet_ca *)ca, ca->signer);
+}
 EVP_PKEY *signet_ca_signer_key(const struct signet_ca *ca) { return ca->signer_key; }
 STACK_OF(X509) *signet_ca_chain(const struct signet_ca *ca)
 {
-	return ca->signer == ca->root ? ca->empty : ca->chain;
+	struct signet_ca *m = (struct signet_ca *)ca;
+	X509 *inter;
+
+	if (ca->signer == ca->root)
+		return ca->empty;
+	inter = full_cert(m, ca->inter);
+	pthread_mutex_lock(&m->lock);
+	if (inter != NULL && sk_X509_num(ca->chain) == 0 && X509_up_ref(inter) &&
+	    sk_X509_push(ca->chain, inter) <= 0)
+		X509_free(inter);
+	pthread_mutex_unlock(&m->lock);
+	return ca->chain;
+}
+
+int signet_ca_chain_pem_append(const struct signet_ca *ca, char **pem, size_t *len,
+			       struct signet_err *err)
+{
+	/* The certificates as read: their encoding is the file's. */
+	if (ca->signer != ca->root && ca->inter != NULL)
+		return signet_cert_pem_append(ca->inter, pem, len, err);
+	return 0;
 }
 struct signet_db *signet_ca_db(const struct signet_ca *ca) { return ca->db; }
 const char *signet_ca_signer_id(const struct signet_ca *ca) { return ca->signer_id; }

@@ -7,6 +7,7 @@
  */
 #include <signet/cert.h>
 
+#include "cert_int.h"
 #include "csr_int.h"
 #include <signet/file.h>
 
@@ -35,8 +36,20 @@ static void first_label(const unsigned char *data, size_t len, char *buf, size_t
 	buf[i] = '\0';
 }
 
-STACK_OF(X509) *signet_certs_parse(const unsigned char *data, size_t len,
-				   const char *name, struct signet_err *err)
+/*
+ * One DER certificate: with light, read by signet_cert_d2i_light when it
+ * can be (then *was_light = 1), else by d2i_X509.
+ */
+static X509 *d2i_cert(const unsigned char **pp, long len, int light, int *was_light)
+{
+	X509 *x = light ? signet_cert_d2i_light(pp, len) : NULL;
+	*was_light = x != NULL;
+	return x != NULL ? x : d2i_X509(NULL, pp, len);
+}
+
+/* With light, *first_light tells whether the first certificate was read so. */
+static STACK_OF(X509) *certs_parse(const unsigned char *data, size_t len, const char *name,
+				   int light, int *first_light, struct signet_err *err)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	BIO *bio = NULL;
@@ -47,7 +60,7 @@ STACK_OF(X509) *signet_certs_parse(const unsigned char *data, size_t len,
 	ENSURE(len < INT32_MAX, err, SIGNET_E_PARSE, "%s: too large", name);
 	if (!looks_pem(data, len)) {
 		const unsigned char *p = data;
-		x = d2i_X509(NULL, &p, (long)len);
+		x = d2i_cert(&p, (long)len, light, first_light);
 		ENSURE_OSSL(x != NULL, err, SIGNET_E_PARSE,
 			    "%s: not a certificate (neither PEM nor DER)", name);
 		ENSURE(p == data + len, err, SIGNET_E_PARSE,
@@ -63,6 +76,7 @@ STACK_OF(X509) *signet_certs_parse(const unsigned char *data, size_t len,
 		unsigned char *der = NULL;
 		long dlen = 0;
 		const unsigned char *p;
+		int was_light = 0;
 
 		if (!PEM_read_bio(bio, &pname, &header, &der, &dlen)) {
 			unsigned long e = ERR_peek_last_error();
@@ -96,13 +110,15 @@ STACK_OF(X509) *signet_certs_parse(const unsigned char *data, size_t len,
 		if (strcmp(pname, "TRUSTED CERTIFICATE") == 0)
 			x = d2i_X509_AUX(NULL, &p, dlen);
 		else
-			x = d2i_X509(NULL, &p, dlen);
+			x = d2i_cert(&p, dlen, light, &was_light);
 		OPENSSL_free(pname);
 		OPENSSL_free(header);
 		OPENSSL_free(der);
 		ENSURE_OSSL(x != NULL, err, SIGNET_E_PARSE,
 			    "%s: certificate %d is not valid DER", name,
 			    sk_X509_num(certs) + 1);
+		if (sk_X509_num(certs) == 0)
+			*first_light = was_light;
 		ENSURE(sk_X509_push(certs, x) > 0, err, SIGNET_E_INTERNAL, "out of memory");
 		x = NULL;
 	}
@@ -114,6 +130,13 @@ out:
 	sk_X509_pop_free(certs, X509_free);
 	ERR_clear_error();
 	return NULL;
+}
+
+STACK_OF(X509) *signet_certs_parse(const unsigned char *data, size_t len,
+				   const char *name, struct signet_err *err)
+{
+	int unused = 0;
+	return certs_parse(data, len, name, 0, &unused, err);
 }
 
 STACK_OF(X509) *signet_certs_load(const char *path, struct signet_err *err)
@@ -135,6 +158,27 @@ X509 *signet_cert_load(const char *path, struct signet_err *err)
 	X509 *x;
 	if (certs == NULL)
 		return NULL;
+	x = sk_X509_shift(certs);
+	sk_X509_pop_free(certs, X509_free);
+	return x;
+}
+
+X509 *signet_cert_load_light(const char *path, int *light, struct signet_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	STACK_OF(X509) *certs;
+	X509 *x;
+
+	*light = 0;
+	if (signet_file_read(path, &data, &len, err) < 0)
+		return NULL;
+	certs = certs_parse(data, len, path, 1, light, err);
+	free(data);
+	if (certs == NULL) {
+		*light = 0;
+		return NULL;
+	}
 	x = sk_X509_shift(certs);
 	sk_X509_pop_free(certs, X509_free);
 	return x;

@@ -5,7 +5,12 @@
  * (N=2^14, r=8, p=1: ~16 MiB and tens of milliseconds per try, so a stolen
  * key file resists guessing) and AES-256-CBC.  OpenSSL, GnuTLS and Python
  * cryptography all read that format.  Secrets are wiped before release.
+ * EC and Ed25519 PKCS#8 keys are read without OpenSSL's generic decoder
+ * (key_fast.c); everything else, and every message about a malformed
+ * file, comes from the decoder.
  */
+#include "key_int.h"
+
 #include <signet/file.h>
 #include <signet/key.h>
 
@@ -174,6 +179,13 @@ EVP_PKEY *signet_key_parse(const unsigned char *data, size_t len,
 		signet_err_set(err, SIGNET_E_PASS,
 			       "%s: the private key is encrypted and no passphrase was given",
 			       name);
+		return NULL;
+	}
+	/* EC and Ed25519 PKCS#8 without the generic decoder (key_fast.c). */
+	switch (signet_key_parse_fast(data, len, pass, name, &key, err)) {
+	case 1:
+		return key;
+	case -1:
 		return NULL;
 	}
 	dctx = OSSL_DECODER_CTX_new_for_pkey(&key, NULL, NULL, NULL,

@@ -15,6 +15,7 @@
 #include <signet/ca.h>
 #include <signet/cert.h>
 #include <signet/csr.h>
+#include <signet/file.h>
 #include <signet/name.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,67 @@ static void test_unlock(void **state)
 	assert_int_equal(err.code, SIGNET_E_PASS);
 	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
 	assert_non_null(signet_ca_signer_key(ca));
+}
+
+/* The CA reads its certificates without their keys (cert_fast.c); what it
+ * hands out has them, and the chain it writes is the file's. */
+static void test_handed_out_certs_are_decoded(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	char path[400], *pem = NULL;
+	unsigned char *file = NULL;
+	size_t len = 0, flen = 0;
+	assert_non_null(X509_get0_pubkey(signet_ca_root(ca)));
+	assert_non_null(X509_get0_pubkey(signet_ca_signer_cert(ca)));
+	assert_int_equal(sk_X509_num(signet_ca_chain(ca)), 1);
+	assert_ptr_equal(sk_X509_value(signet_ca_chain(ca), 0), signet_ca_signer_cert(ca));
+	assert_int_equal(sk_X509_num(signet_ca_chain(ca)), 1); /* made once */
+	assert_int_equal(signet_ca_chain_pem_append(ca, &pem, &len, &err), 0);
+	snprintf(path, sizeof(path), "%s/intermediate.crt", cadir);
+	assert_int_equal(signet_file_read(path, &file, &flen, &err), 0);
+	assert_int_equal(len, flen);
+	assert_memory_equal(pem, file, len);
+	free(pem);
+	free(file);
+	/* Unlocked, the key is the decoded certificate's. */
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	assert_true(signet_key_matches(signet_ca_signer_key(ca),
+				       X509_get0_pubkey(signet_ca_signer_cert(ca))));
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ROOT, "unit pass", &err), 0);
+	assert_true(signet_key_matches(signet_ca_signer_key(ca),
+				       X509_get0_pubkey(signet_ca_root(ca))));
+	assert_ptr_equal(signet_ca_signer_cert(ca), signet_ca_root(ca));
+	assert_int_equal(sk_X509_num(signet_ca_chain(ca)), 0);
+}
+
+/* A key file swapped for another key (EC, compared by encoding; RSA, by
+ * the decoded certificate's key) never becomes the signer. */
+static void test_unlock_refuses_other_key(void **state)
+{
+	static const enum signet_key_type types[] = { SIGNET_KEY_EC_P256, SIGNET_KEY_EC_P384,
+						      SIGNET_KEY_ED25519, SIGNET_KEY_RSA_2048 };
+	char dir[300], cmd[1100], key[400];
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/swapped", base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", dir, cadir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(key, sizeof(key), "%s/intermediate.key", dir);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct signet_err err = { 0 };
+		EVP_PKEY *k = signet_key_generate(types[i], &err);
+		struct signet_ca *ca;
+		assert_non_null(k);
+		assert_int_equal(signet_key_save(k, key, "unit pass", &err), 0);
+		ca = signet_ca_open(dir, &err);
+		assert_non_null(ca);
+		assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), -1);
+		assert_int_equal(err.code, SIGNET_E_PARSE);
+		assert_non_null(strstr(err.msg, "does not match the CA certificate"));
+		assert_null(signet_ca_signer_key(ca));
+		signet_ca_free(ca);
+		EVP_PKEY_free(k);
+	}
 }
 
 static void test_sign_before_unlock(void **state)
@@ -522,6 +584,8 @@ int main(void)
 		cmocka_unit_test(test_init_files),
 		cmocka_unit_test(test_init_refuses_existing),
 		cmocka_unit_test(test_open_not_a_ca),
+		T(test_handed_out_certs_are_decoded),
+		T(test_unlock_refuses_other_key),
 		T(test_root_and_intermediate),
 		T(test_unlock),
 		T(test_sign_before_unlock),
