@@ -123,6 +123,7 @@ struct conn {
 	unsigned char open[2];        /* the side's TCP connection is established */
 	unsigned char hs_want, rd_want, wr_want; /* RD or WR the last SSL call waits for */
 	unsigned char flush_to;       /* CLOSING: the side being flushed */
+	unsigned char shut_up;        /* the client's end was passed on to UP */
 	unsigned char verified;
 	unsigned char oom;            /* a buffer could not be allocated */
 	struct timeval start;
@@ -393,7 +394,7 @@ static void conn_finish(struct conn *c)
 		atomic_fetch_add_explicit(&m->completed, 1, memory_order_relaxed);
 	log_conn(c);
 	if (c->ssl != NULL && c->reason == R_NONE && c->open[c->tside] && !c->broken[c->tside] &&
-	    SSL_is_init_finished(c->ssl)) {
+	    SSL_is_init_finished(c->ssl) && !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN)) {
 		/* A clean end: say so with close_notify (best effort, the
 		 * socket is non-blocking and the output already flushed). */
 		SSL_shutdown(c->ssl);
@@ -447,7 +448,14 @@ static void side_ended(struct conn *c, int side, int err)
 {
 	c->ended[side] = 1;
 	c->ready[side] &= (unsigned char)~RD;
-	if (err != 0 && err != ECONNRESET && err != EPIPE && c->state == S_RELAY)
+	if (err == 0)
+		return;
+	/* After a reset or an error nothing can be written there either. */
+	c->broken[side] = 1;
+	if (c->to[side] != NULL)
+		c->to[side]->len = 0;
+	drop_if_empty(c, side);
+	if (err != ECONNRESET && err != EPIPE && c->state == S_RELAY)
 		/* (a reset is a normal, if abrupt, end for many protocols) */
 		set_reason(c, R_TLS_ERROR, "%s: %s", side_name(c, side), strerror(err));
 }
@@ -635,6 +643,43 @@ static void plain_write(struct conn *c, int *moved)
 }
 
 /*
+ * The client finished sending (EOF, close_notify) and all it sent is with
+ * UP: pass the end on (TCP half-close, or close_notify in client mode) and
+ * keep relaying UP's answer, as a client that half-closes expects.  0 done
+ * or to be retried (the TLS socket was full), -1 failed.
+ */
+static int shut_up(struct conn *c)
+{
+	int r;
+
+	if (is_server(c)) {
+		c->shut_up = 1;
+		return shutdown(c->fd[UP], SHUT_WR) == 0 || errno == ENOTCONN ? 0 : -1;
+	}
+	if (c->wr_want != 0 && !(c->ready[UP] & c->wr_want))
+		return 0;
+	ERR_clear_error();
+	r = SSL_shutdown(c->ssl);
+	if (r >= 0) {
+		c->shut_up = 1;
+		return 0;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_WRITE:
+		c->ready[UP] &= (unsigned char)~WR;
+		c->wr_want = WR;
+		return 0;
+	case SSL_ERROR_WANT_READ:
+		c->ready[UP] &= (unsigned char)~RD;
+		c->wr_want = RD;
+		return 0;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
+/*
  * Moves bytes until nothing more can, then acts on ended sides: before
  * RELAY an end closes the connection with a sentence saying when; in RELAY
  * it starts CLOSING, which finishes once the bytes read from the ended side
@@ -671,9 +716,17 @@ static int pump(struct conn *c)
 		}
 		if (any && relaying)
 			touch(c);
+		if (c->state == S_RELAY && c->ended[DOWN] && !c->broken[DOWN] && !c->ended[UP]) {
+			/* The client half-closed: pass it on once its bytes are
+			 * out, and go on relaying the answer. */
+			if (!c->shut_up && pending(c, UP) == 0 && shut_up(c) < 0)
+				side_broken(c, UP, 0);
+			else
+				break;
+		}
 		if (c->state == S_RELAY && (c->ended[t] || c->ended[p])) {
 			/* Flush what the ended side sent to the other one. */
-			c->flush_to = (unsigned char)(c->ended[p] ? t : p);
+			c->flush_to = (unsigned char)(c->ended[UP] ? DOWN : UP);
 			c->state = S_CLOSING;
 			timer_arm(c, FLUSH_SECONDS);
 			continue; /* one more turn: the flush may finish at once */
@@ -689,7 +742,13 @@ static int pump(struct conn *c)
 	}
 	if (c->state == S_RELAY || (!c->ended[t] && !c->ended[p]))
 		return 0;
-	/* An end before RELAY. */
+	/* An end before RELAY.  A client that sent its bytes and half-closed
+	 * while UP is being reached keeps them: they and its end are passed
+	 * on once the relay starts.  (While its OCSP status is checked, a
+	 * client that leaves is let go: it was not admitted yet.) */
+	if (c->ended[DOWN] && !c->broken[DOWN] && !c->ended[UP] && c->bytes_in > 0 &&
+	    (c->state == S_CONNECTING || (c->state == S_HANDSHAKE && !is_server(c))))
+		return 0;
 	if (c->state == S_OCSP)
 		set_reason(c, R_TLS_EOF, "%s",
 			   is_server(c) ? "client closed while its OCSP status was being checked"

@@ -58,6 +58,13 @@ test_expect_code 2 'missing options are a usage error' '
 	"$SIGNET" tunnel server --listen 127.0.0.1:1 --to 127.0.0.1:2
 '
 
+test_expect_success 'a second tunnel on a port in use fails at once, it does not share it' '
+	{ timeout 10 "$SIGNET" tunnel server --listen "127.0.0.1:$P" \
+		--to "127.0.0.1:$BACKEND_PORT" --cert "$PKI/server.crt" --key "$PKI/server.key" \
+		--client-ca "$PKI/ca.crt" 2>err; test $? = 12; } &&
+	grep -q "cannot listen on 127.0.0.1:$P: Address already in use" err
+'
+
 test_expect_code 2 'a malformed --allow rule is a usage error' '
 	"$SIGNET" tunnel server --listen 127.0.0.1:1 --to 127.0.0.1:2 --cert x --key y \
 		--client-ca z --allow "nonsense"
