@@ -797,41 +797,14 @@ static long signer_allows_ca(X509 *signer)
 static int copy_req_pubkey(X509 *x, X509_REQ *req, struct signet_err *err)
 {
 	ASN1_OBJECT *kobj;
-	const ASN1_OBJECT *aobj;
 	const unsigned char *pk;
-	const void *pval;
-	int pklen, ptype = V_ASN1_UNDEF; /* read on the failure path */
+	int pklen;
 	X509_ALGOR *alg;
-	void *param = NULL;
-	unsigned char *bits = NULL;
-	ASN1_OBJECT *oid = NULL;
 
 	if (!X509_PUBKEY_get0_param(&kobj, &pk, &pklen, &alg, X509_REQ_get_X509_PUBKEY(req)) ||
-	    pklen <= 0)
-		goto fail;
-	X509_ALGOR_get0(&aobj, &ptype, &pval, alg);
-	if (ptype == V_ASN1_OBJECT)
-		param = OBJ_dup(pval);
-	else if (ptype == V_ASN1_SEQUENCE)
-		param = ASN1_STRING_dup(pval);
-	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-		goto fail;
-	if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF && param == NULL)
-		goto fail;
-	oid = OBJ_dup(aobj);
-	bits = OPENSSL_memdup(pk, (size_t)pklen);
-	if (oid == NULL || bits == NULL ||
-	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), oid, ptype, param, bits, pklen))
-		goto fail;
+	    pklen <= 0 || !signet_x509_set_spki(x, alg, pk, pklen))
+		return signet_err_ossl(err, SIGNET_E_INTERNAL, "cannot copy the public key");
 	return 0;
-fail:
-	if (ptype == V_ASN1_OBJECT)
-		ASN1_OBJECT_free(param);
-	else if (ptype == V_ASN1_SEQUENCE)
-		ASN1_STRING_free(param);
-	ASN1_OBJECT_free(oid);
-	OPENSSL_free(bits);
-	return signet_err_ossl(err, SIGNET_E_INTERNAL, "cannot copy the public key");
 }
 
 X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *r,

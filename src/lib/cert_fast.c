@@ -82,8 +82,9 @@ ASN1_SEQUENCE(SIGNET_CERT) = {
 	ASN1_SIMPLE(SIGNET_CERT, sig, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(SIGNET_CERT)
 
-/* Copies the SPKI into x's X509_PUBKEY as it is (no decoding). */
-static int set_pubkey(X509 *x, const SIGNET_CERT_SPKI *spki)
+/* Sets x's SubjectPublicKeyInfo to algor and the key bits as they are,
+ * without decoding the key (cert_int.h). */
+int signet_x509_set_spki(X509 *x, const X509_ALGOR *algor, const unsigned char *key, int len)
 {
 	const ASN1_OBJECT *alg;
 	const void *pval;
@@ -91,9 +92,8 @@ static int set_pubkey(X509 *x, const SIGNET_CERT_SPKI *spki)
 	ASN1_OBJECT *oid;
 	void *param = NULL;
 	unsigned char *bits = NULL;
-	int len = ASN1_STRING_length(spki->bits);
 
-	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
+	X509_ALGOR_get0(&alg, &ptype, &pval, algor);
 	oid = OBJ_dup(alg);
 	if (ptype == V_ASN1_OBJECT)
 		param = OBJ_dup(pval);
@@ -102,13 +102,11 @@ static int set_pubkey(X509 *x, const SIGNET_CERT_SPKI *spki)
 	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
 		goto fail;
 	if (len > 0)
-		bits = OPENSSL_memdup(ASN1_STRING_get0_data(spki->bits), (size_t)len);
+		bits = OPENSSL_memdup(key, (size_t)len);
 	if (oid == NULL || (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF && param == NULL) ||
 	    (len > 0 && bits == NULL) ||
 	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), oid, ptype, param, bits, len))
 		goto fail;
-	/* set0_param writes whole bytes; the comparison catches any other
-	 * unused-bits count. */
 	return 1;
 fail:
 	if (ptype == V_ASN1_OBJECT)
@@ -118,6 +116,14 @@ fail:
 	ASN1_OBJECT_free(oid);
 	OPENSSL_free(bits);
 	return 0;
+}
+
+/* set0_param writes whole bytes; the byte comparison in the caller catches
+ * any other unused-bits count. */
+static int set_pubkey(X509 *x, const SIGNET_CERT_SPKI *spki)
+{
+	return signet_x509_set_spki(x, spki->algor, ASN1_STRING_get0_data(spki->bits),
+				    ASN1_STRING_length(spki->bits));
 }
 
 static X509 *assemble(const SIGNET_CERT *c, const unsigned char *der, long len)

@@ -1,6 +1,7 @@
 /*
  * cert_int.h - library-internal: CA certificates read without decoding
- * their public key (cert_fast.c), for the CA's own use in ca.c.
+ * their public key (cert_fast.c), for the CA's own use in ca.c, and the
+ * SubjectPublicKeyInfo copy both that and issuance use.
  */
 #ifndef SIGNET_CERT_INT_H
 #define SIGNET_CERT_INT_H
@@ -24,5 +25,12 @@ X509 *signet_cert_d2i_light(const unsigned char **pp, long len);
  * (*light = 0).  Same messages as signet_cert_load.
  */
 X509 *signet_cert_load_light(const char *path, int *light, struct signet_err *err);
+
+/*
+ * Sets x's SubjectPublicKeyInfo to algor and the key bits (len bytes) as
+ * they are, without decoding or re-encoding the key (OpenSSL 3.0's
+ * encoders and decoders cost more than a signature).  1 on success.
+ */
+int signet_x509_set_spki(X509 *x, const X509_ALGOR *algor, const unsigned char *key, int len);
 
 #endif
