@@ -18,10 +18,13 @@
  *               (same deadline).
  *   RELAY       bytes flow both ways; the timer now checks idleness
  *               (--idle-timeout) against last_activity, so the hot path
- *               only stores a cached timestamp.
- *   CLOSING     one side ended: what was read from it is flushed to the
- *               other side, then both are closed (the timer bounds the
- *               flush).
+ *               only stores a cached timestamp.  When the caller (down)
+ *               finishes sending, its end is passed on to up once its
+ *               bytes are out (half-close, or close_notify) and up's
+ *               answer is still relayed.
+ *   CLOSING     up ended, or a side failed: what was read from the ended
+ *               side is flushed to the other, then both are closed (the
+ *               timer bounds the flush).
  * Bytes that arrive before RELAY (a request sent right after the
  * handshake) wait in the buffer, bounded, and go across when it starts.
  *
@@ -479,9 +482,7 @@ static void tls_broke(struct conn *c, int ssl_err, int sys_err)
 	int t = c->tside;
 
 	if (ssl_err == SSL_ERROR_SYSCALL && e == 0) {
-		side_ended(c, t, sys_err); /* EOF or a socket error */
-		if (sys_err != 0 && sys_err != ECONNRESET && sys_err != EPIPE)
-			side_broken(c, t, 0);
+		side_ended(c, t, sys_err); /* EOF, or a socket error (broken too) */
 		return;
 	}
 	if (ssl_err == SSL_ERROR_ZERO_RETURN) {
