@@ -802,7 +802,7 @@ static int copy_req_pubkey(X509 *x, X509_REQ *req, struct signet_err *err)
 	X509_ALGOR *alg;
 
 	if (!X509_PUBKEY_get0_param(&kobj, &pk, &pklen, &alg, X509_REQ_get_X509_PUBKEY(req)) ||
-	    pklen <= 0 || !signet_x509_set_spki(x, alg, pk, pklen))
+	    pklen <= 0 || !signet_pubkey_set_raw(X509_get_X509_PUBKEY(x), alg, pk, pklen))
 		return signet_err_ossl(err, SIGNET_E_INTERNAL, "cannot copy the public key");
 	return 0;
 }

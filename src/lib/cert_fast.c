@@ -34,18 +34,13 @@
 #include <string.h>
 
 typedef struct {
-	X509_ALGOR *algor;
-	ASN1_BIT_STRING *bits;
-} SIGNET_CERT_SPKI;
-
-typedef struct {
 	ASN1_INTEGER *version;
 	ASN1_INTEGER *serial;
 	X509_ALGOR *sigalg;
 	X509_NAME *issuer;
 	X509_VAL *validity;
 	X509_NAME *subject;
-	SIGNET_CERT_SPKI *spki;
+	SIGNET_SPKI *spki;
 	ASN1_BIT_STRING *issuer_uid;
 	ASN1_BIT_STRING *subject_uid;
 	STACK_OF(X509_EXTENSION) *exts;
@@ -57,10 +52,10 @@ typedef struct {
 	ASN1_BIT_STRING *sig;
 } SIGNET_CERT;
 
-ASN1_SEQUENCE(SIGNET_CERT_SPKI) = {
-	ASN1_SIMPLE(SIGNET_CERT_SPKI, algor, X509_ALGOR),
-	ASN1_SIMPLE(SIGNET_CERT_SPKI, bits, ASN1_BIT_STRING),
-} static_ASN1_SEQUENCE_END(SIGNET_CERT_SPKI)
+ASN1_SEQUENCE(SIGNET_SPKI) = {
+	ASN1_SIMPLE(SIGNET_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(SIGNET_SPKI, bits, ASN1_BIT_STRING),
+} ASN1_SEQUENCE_END(SIGNET_SPKI)
 
 /* RFC 5280 4.1, as OpenSSL's X509_CINF has it. */
 ASN1_SEQUENCE(SIGNET_TBS) = {
@@ -70,7 +65,7 @@ ASN1_SEQUENCE(SIGNET_TBS) = {
 	ASN1_SIMPLE(SIGNET_TBS, issuer, X509_NAME),
 	ASN1_SIMPLE(SIGNET_TBS, validity, X509_VAL),
 	ASN1_SIMPLE(SIGNET_TBS, subject, X509_NAME),
-	ASN1_SIMPLE(SIGNET_TBS, spki, SIGNET_CERT_SPKI),
+	ASN1_SIMPLE(SIGNET_TBS, spki, SIGNET_SPKI),
 	ASN1_IMP_OPT(SIGNET_TBS, issuer_uid, ASN1_BIT_STRING, 1),
 	ASN1_IMP_OPT(SIGNET_TBS, subject_uid, ASN1_BIT_STRING, 2),
 	ASN1_EXP_SEQUENCE_OF_OPT(SIGNET_TBS, exts, X509_EXTENSION, 3),
@@ -82,9 +77,9 @@ ASN1_SEQUENCE(SIGNET_CERT) = {
 	ASN1_SIMPLE(SIGNET_CERT, sig, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(SIGNET_CERT)
 
-/* Sets x's SubjectPublicKeyInfo to algor and the key bits as they are,
- * without decoding the key (cert_int.h). */
-int signet_x509_set_spki(X509 *x, const X509_ALGOR *algor, const unsigned char *key, int len)
+/* Sets pub to algor and the key bits as they are (cert_int.h). */
+int signet_pubkey_set_raw(X509_PUBKEY *pub, const X509_ALGOR *algor, const unsigned char *key,
+			  int len)
 {
 	const ASN1_OBJECT *alg;
 	const void *pval;
@@ -105,7 +100,7 @@ int signet_x509_set_spki(X509 *x, const X509_ALGOR *algor, const unsigned char *
 		bits = OPENSSL_memdup(key, (size_t)len);
 	if (oid == NULL || (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF && param == NULL) ||
 	    (len > 0 && bits == NULL) ||
-	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), oid, ptype, param, bits, len))
+	    !X509_PUBKEY_set0_param(pub, oid, ptype, param, bits, len))
 		goto fail;
 	return 1;
 fail:
@@ -120,10 +115,11 @@ fail:
 
 /* set0_param writes whole bytes; the byte comparison in the caller catches
  * any other unused-bits count. */
-static int set_pubkey(X509 *x, const SIGNET_CERT_SPKI *spki)
+static int set_pubkey(X509 *x, const SIGNET_SPKI *spki)
 {
-	return signet_x509_set_spki(x, spki->algor, ASN1_STRING_get0_data(spki->bits),
-				    ASN1_STRING_length(spki->bits));
+	return signet_pubkey_set_raw(X509_get_X509_PUBKEY(x), spki->algor,
+				     ASN1_STRING_get0_data(spki->bits),
+				     ASN1_STRING_length(spki->bits));
 }
 
 static X509 *assemble(const SIGNET_CERT *c, const unsigned char *der, long len)

@@ -1,7 +1,7 @@
 /*
  * cert_int.h - library-internal: CA certificates read without decoding
  * their public key (cert_fast.c), for the CA's own use in ca.c, and the
- * SubjectPublicKeyInfo copy both that and issuance use.
+ * undecoded SubjectPublicKeyInfo that it, csr_fast.c and issuance share.
  */
 #ifndef SIGNET_CERT_INT_H
 #define SIGNET_CERT_INT_H
@@ -27,10 +27,23 @@ X509 *signet_cert_d2i_light(const unsigned char **pp, long len);
 X509 *signet_cert_load_light(const char *path, int *light, struct signet_err *err);
 
 /*
- * Sets x's SubjectPublicKeyInfo to algor and the key bits (len bytes) as
- * they are, without decoding or re-encoding the key (OpenSSL 3.0's
- * encoders and decoders cost more than a signature).  1 on success.
+ * A SubjectPublicKeyInfo left undecoded, the algorithm and the key bits as
+ * they are: the asn1t.h item (in cert_fast.c) that cert_fast.c and
+ * csr_fast.c put in their templates instead of X509_PUBKEY, whose reader
+ * would decode the key.
  */
-int signet_x509_set_spki(X509 *x, const X509_ALGOR *algor, const unsigned char *key, int len);
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *bits;
+} SIGNET_SPKI;
+DECLARE_ASN1_ITEM(SIGNET_SPKI)
+
+/*
+ * Sets pub to algor and the key bits (len bytes) as they are, without
+ * decoding or re-encoding the key (OpenSSL 3.0's encoders and decoders cost
+ * more than a signature).  1 on success.
+ */
+int signet_pubkey_set_raw(X509_PUBKEY *pub, const X509_ALGOR *algor, const unsigned char *key,
+			  int len);
 
 #endif

@@ -20,6 +20,7 @@
  * which also produces the usual errors.  Nothing here is cryptography: the
  * parsing, the key and the signature check are OpenSSL's.
  */
+#include "cert_int.h"
 #include "csr_int.h"
 
 #include <openssl/asn1t.h>
@@ -29,11 +30,6 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <string.h>
-
-typedef struct {
-	X509_ALGOR *algor;
-	ASN1_BIT_STRING *bits;
-} SIGNET_SPKI;
 
 typedef struct {
 	ASN1_ENCODING enc; /* the signed bytes, as received */
@@ -48,11 +44,6 @@ typedef struct {
 	X509_ALGOR *sigalg;
 	ASN1_BIT_STRING *sig;
 } SIGNET_CSR;
-
-ASN1_SEQUENCE(SIGNET_SPKI) = {
-	ASN1_SIMPLE(SIGNET_SPKI, algor, X509_ALGOR),
-	ASN1_SIMPLE(SIGNET_SPKI, bits, ASN1_BIT_STRING),
-} static_ASN1_SEQUENCE_END(SIGNET_SPKI)
 
 ASN1_SEQUENCE_enc(SIGNET_CSR_INFO, enc, NULL) = {
 	ASN1_SIMPLE(SIGNET_CSR_INFO, version, ASN1_INTEGER),
@@ -112,27 +103,9 @@ static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki)
 /* Copies the SPKI into req's X509_PUBKEY as it is (no re-encoding). */
 static int set_pubkey(X509_REQ *req, const SIGNET_SPKI *spki)
 {
-	const ASN1_OBJECT *alg;
-	const void *pval;
-	int ptype;
-	ASN1_OBJECT *oid, *param = NULL;
-	unsigned char *bits;
-	int len = ASN1_STRING_length(spki->bits);
-
-	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
-	oid = OBJ_dup(alg);
-	if (ptype == V_ASN1_OBJECT)
-		param = OBJ_dup(pval);
-	bits = OPENSSL_memdup(ASN1_STRING_get0_data(spki->bits), (size_t)len);
-	if (oid == NULL || (ptype == V_ASN1_OBJECT && param == NULL) || bits == NULL ||
-	    !X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req), oid, ptype, param, bits,
-				    len)) {
-		ASN1_OBJECT_free(oid);
-		ASN1_OBJECT_free(param);
-		OPENSSL_free(bits);
-		return 0;
-	}
-	return 1;
+	return signet_pubkey_set_raw(X509_REQ_get_X509_PUBKEY(req), spki->algor,
+				     ASN1_STRING_get0_data(spki->bits),
+				     ASN1_STRING_length(spki->bits));
 }
 
 static X509_REQ *assemble(const SIGNET_CSR *c)
