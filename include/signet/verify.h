@@ -46,6 +46,10 @@ struct signet_verify_opts {
 	int require_explicit_policy;
 	int inhibit_policy_mapping;
 	int inhibit_any_policy;
+	int cache_leaf;              /* also remember the leaf's verified
+					signature in the trust store (for
+					callers, like the tunnel, whose peers
+					present the same certificate again) */
 };
 
 struct signet_trust;

@@ -26,12 +26,14 @@
  * signatures checked and paths judged.  Exhausting one is a
  * failure, never a pass.
  *
- * Caching.  Signatures on CA certificates (not leaves, which rarely repeat)
- * that verified are remembered in the trust store, keyed by the SHA-256 of
- * the issuer's DER and that of the subject's DER: the exact bytes, so a
- * cache hit means the same two certificates.  X509_verify_cert is given a
- * no-op signature callback, since every edge of the path it sees was
- * already checked here; its chain is compared with ours afterwards.
+ * Caching.  Signatures on CA certificates that verified are remembered in
+ * the trust store, and those on leaves too when the caller asks
+ * (opts->cache_leaf: a tunnel's clients reconnect with the same
+ * certificate), keyed by the SHA-256 of the issuer's DER and that of the
+ * subject's DER: the exact bytes, so a cache hit means the same two
+ * certificates.  X509_verify_cert is given a no-op signature callback,
+ * since every edge of the path it sees was already checked here; its chain
+ * is compared with ours afterwards.
  */
 #include "verify_int.h"
 
@@ -623,7 +625,7 @@ static int issued_by(struct vctx *v, X509 *child, X509 *issuer)
 		ERR_clear_error();
 		return 0;
 	}
-	return sig_ok(v, issuer, child, v->len > 1 || child != v->path[0]);
+	return sig_ok(v, issuer, child, v->o->cache_leaf || v->len > 1 || child != v->path[0]);
 }
 
 static int in_path(struct vctx *v, X509 *x)

@@ -1292,6 +1292,7 @@ int tunnel_cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 	opts.purpose = server ? SIGNET_PURPOSE_CLIENT : SIGNET_PURPOSE_SERVER;
 	opts.max_depth = -1;
 	opts.crls = creds->crls;
+	opts.cache_leaf = 1; /* peers reconnect with the same certificate */
 	if (!server) {
 		const char *name = cfg->server_name ? cfg->server_name : tunnel_to_host(c->w->t);
 		unsigned char ipbuf[16];

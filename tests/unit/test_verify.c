@@ -287,6 +287,52 @@ static void test_alternative_path_and_cache(void **state)
 	signet_trust_free(t);
 }
 
+/* opts.cache_leaf: a leaf seen again skips its signature check, and only
+ * the exact same bytes count as seen: a copy with a broken signature still
+ * fails after the good one was cached. */
+static void test_leaf_cache(void **state)
+{
+	struct pki *p = *state;
+	struct signet_verify_opts o = { .max_depth = -1 };
+	struct signet_err err;
+	struct signet_trust *t = signet_trust_new(&err);
+	STACK_OF(X509) *unt = sk_X509_new_null();
+	unsigned long hits, misses;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	X509 *broken;
+	int len;
+
+	assert_int_equal(signet_trust_add(t, p->root, &err), 0);
+	sk_X509_push(unt, p->inter);
+	/* Without it, only the intermediate's edge is remembered. */
+	assert_int_equal(signet_verify(t, p->leaf, unt, &o, NULL, &err), 0);
+	assert_int_equal(signet_verify(t, p->leaf, unt, &o, NULL, &err), 0);
+	signet_trust_cache_stats(t, &hits, &misses);
+	assert_int_equal(hits, 1);
+	o.cache_leaf = 1;
+	assert_int_equal(signet_verify(t, p->leaf, unt, &o, NULL, &err), 0);
+	signet_trust_cache_stats(t, &hits, &misses);
+	assert_int_equal(hits, 2); /* the leaf's edge was a miss, now stored */
+	assert_int_equal(signet_verify(t, p->leaf, unt, &o, NULL, &err), 0);
+	signet_trust_cache_stats(t, &hits, &misses);
+	assert_int_equal(hits, 4); /* both edges */
+
+	len = i2d_X509(p->leaf, &der);
+	assert_true(len > 0);
+	der[len - 1] ^= 0x01; /* the last byte of the signature value */
+	q = der;
+	broken = d2i_X509(NULL, &q, len);
+	assert_non_null(broken);
+	assert_int_equal(signet_verify(t, broken, unt, &o, NULL, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_UNTRUSTED);
+	assert_non_null(strstr(err.msg, "signature does not verify"));
+	X509_free(broken);
+	OPENSSL_free(der);
+	sk_X509_free(unt);
+	signet_trust_free(t);
+}
+
 static void test_weak_algorithm(void **state)
 {
 	struct pki *p = *state;
@@ -906,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_chain_untrusted),
 		cmocka_unit_test(test_chain_depth),
 		cmocka_unit_test(test_alternative_path_and_cache),
+		cmocka_unit_test(test_leaf_cache),
 		cmocka_unit_test(test_weak_algorithm),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_fast_path_matches_openssl),
