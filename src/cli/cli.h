@@ -52,6 +52,15 @@ int cli_parse_duration(const char *s, long long *seconds);
 /* Parses a positive integer number of days. */
 int cli_parse_days(const char *s, int *days);
 
+/*
+ * The network commands (tunnel, ocsp serve) run in the signet-net program:
+ * cli_exec_net replaces this process with it, passing argv (argv[0] is the
+ * subcommand), and returns only on failure, with an exit status.
+ * cli_argv0 is the name signet was started as.
+ */
+extern const char *cli_argv0;
+int cli_exec_net(int argc, char **argv);
+
 #define CLI_CMD(name) int cmd_##name(int argc, char **argv)
 CLI_CMD(key);
 CLI_CMD(csr);

@@ -254,6 +254,7 @@ out:
 	return rc;
 }
 
+#ifdef SIGNET_NET
 static void on_ready(const char *addr, size_t known, void *arg)
 {
 	fprintf(stderr, "signet ocsp: serving on %s (%zu certificates known)\n", addr, known);
@@ -289,6 +290,7 @@ static int do_serve(const struct args *a)
 	signet_ca_free(ca);
 	return rc;
 }
+#endif
 
 static int do_check(int argc, char **argv, const struct args *a)
 {
@@ -436,13 +438,19 @@ int cmd_ocsp(int argc, char **argv)
 		return argc < 2 ? SIGNET_E_USAGE : 0;
 	}
 	sub = argv[1];
+#ifndef SIGNET_NET
+	if (strcmp(sub, "serve") == 0) /* a server: see net_exec.c */
+		return cli_exec_net(argc, argv);
+#endif
 	rc = parse_args("ocsp", argc - 1, argv + 1, &a);
 	if (rc != 0)
 		return rc;
 	if (strcmp(sub, "respond") == 0)
 		return do_respond(&a);
+#ifdef SIGNET_NET
 	if (strcmp(sub, "serve") == 0)
 		return do_serve(&a);
+#endif
 	if (strcmp(sub, "check") == 0)
 		return do_check(argc - 1 - optind, argv + 1 + optind, &a);
 	if (strcmp(sub, "signer") == 0)

@@ -12,7 +12,10 @@
 
 static int cmd_help(int argc, char **argv);
 
+/* signet-net (SIGNET_NET, see net_exec.c) is built from this file too and
+ * knows only the network commands; signet hands those over to it. */
 static const struct cli_cmd commands[] = {
+#ifndef SIGNET_NET
 	{ "key", cmd_key, "generate a private key (key new)" },
 	{ "csr", cmd_csr, "create a certificate signing request" },
 	{ "init", cmd_init, "create a CA directory: root (and intermediate), database, config" },
@@ -21,11 +24,15 @@ static const struct cli_cmd commands[] = {
 	{ "show", cmd_show, "describe a certificate, chain, CSR, CRL or key" },
 	{ "list", cmd_list, "list the CA's certificate records" },
 	{ "export", cmd_export, "export a certificate as PKCS#12 or full-chain PEM" },
-	{ "tunnel", cmd_tunnel, "mutual-TLS tunnel: server (in front of a backend) and client" },
+	{ "tunnel", cli_exec_net, "mutual-TLS tunnel: server (in front of a backend) and client" },
 	{ "revoke", cmd_revoke, "revoke a certificate (durably, before answering)" },
 	{ "crl", cmd_crl, "sign a CRL (complete or delta) from the database" },
 	{ "ocsp", cmd_ocsp, "OCSP: respond, serve, check, signer" },
 	{ "verify", cmd_verify, "verify a certificate chain like a browser does" },
+#else
+	{ "tunnel", cmd_tunnel, "mutual-TLS tunnel: server (in front of a backend) and client" },
+	{ "ocsp", cmd_ocsp, "OCSP: respond, serve, check, signer" },
+#endif
 	/* more commands */
 	{ "help", cmd_help, "show help for a command, or `help exit-codes`" },
 };
@@ -89,6 +96,8 @@ int main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
 
+	if (argc > 0 && argv[0] != NULL)
+		cli_argv0 = argv[0];
 	if (argc < 2) {
 		usage(stderr);
 		return SIGNET_E_USAGE;
