@@ -8,6 +8,10 @@
 #                        each certificate committed to SQLite (synchronous)
 #                        and written with its chain file
 #   signet per-process   one `signet sign --out` process per certificate
+#                        (the file fsync'ed with its directory)
+#   signet per-process, stdout
+#                        the same, the certificate on stdout redirected to a
+#                        file, as cfssl's is (no fsync of the file)
 #   openssl x509 -req    one process per certificate
 #   openssl ca -batch    one process per certificate (index.txt + serial)
 #   cfssl sign           one process per certificate (if cfssl is installed)
@@ -92,6 +96,12 @@ signet_proc() {
 		"$SIGNET" sign "csrs/csr$(printf %05d "$i").csr" --profile server --dir ca --out "sp$1/$i.crt"
 	done
 }
+signet_proc_stdout() {
+	mkdir -p "ss$1"
+	for i in $(seq 0 $((PER - 1))); do
+		"$SIGNET" sign "csrs/csr$(printf %05d "$i").csr" --profile server --dir ca >"ss$1/$i.crt"
+	done
+}
 # Random serials for openssl x509, drawn before the clock starts so that
 # only the signing processes are timed.
 python3 -c "import secrets; [print('0x4' + secrets.token_hex(16)[1:]) for _ in range($PER * $RUNS)]" >serials.txt
@@ -124,6 +134,7 @@ ceiling=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/ {prin
 printf '%-22s %8s signs/s   (openssl speed ecdsap256, one core: the ceiling)\n' "P-256 sign" "$ceiling"
 measure "signet batch" "$BATCH" signet_batch
 measure "signet per-process" "$PER" signet_proc
+measure "signet pp, stdout" "$PER" signet_proc_stdout
 measure "openssl x509 -req" "$PER" ossl_x509
 measure "openssl ca -batch" "$PER" ossl_ca
 if command -v cfssl >/dev/null 2>&1; then
@@ -136,8 +147,8 @@ echo "# ratios"
 awk -v b="${R[signet batch]}" -v c="$ceiling" 'BEGIN {printf "signet batch / P-256 sign ceiling      %.2f\n", b / c}'
 for peer in "openssl x509 -req" "openssl ca -batch" "cfssl sign"; do
 	[ -n "${R[$peer]:-}" ] || continue
-	awk -v s="${R[signet per-process]}" -v p="${R[$peer]}" -v n="$peer" \
-		'BEGIN {printf "signet per-process / %-18s %.2fx\n", n, s / p}'
+	awk -v s="${R[signet per-process]}" -v o="${R[signet pp, stdout]}" -v p="${R[$peer]}" -v n="$peer" \
+		'BEGIN {printf "signet per-process / %-18s %.2fx  (stdout: %.2fx)\n", n, s / p, o / p}'
 done
 # sanity: what signet issued verifies with openssl
 openssl verify -x509_strict -purpose sslserver -CAfile ca/root.crt -untrusted $CA batch1/csr00000.crt >/dev/null
