@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -92,6 +93,27 @@ static uint64_t hash_serial(const unsigned char *s, size_t n)
 	return h ^ (h >> 29);
 }
 
+/*
+ * The index arrays (40 bytes and 5 per certificate: 45 MB for a million)
+ * are mapped, not malloc'ed: they grow with mremap, without a copy and
+ * without old and new side by side, and go back to the kernel when a
+ * snapshot is freed, whatever the allocator keeps for itself (tcmalloc,
+ * which signet-net links, keeps freed memory and copies on realloc).
+ */
+static void *map_resize(void *p, size_t old, size_t size)
+{
+	void *q = p == NULL ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				   -1, 0)
+			    : mremap(p, old, size, MREMAP_MAYMOVE);
+	return q == MAP_FAILED ? NULL : q;
+}
+
+static void map_free(void *p, size_t size)
+{
+	if (p != NULL)
+		munmap(p, size);
+}
+
 static void snap_free(struct snap *s)
 {
 	if (s == NULL)
@@ -104,8 +126,8 @@ static void snap_free(struct snap *s)
 			c = next;
 		}
 	}
-	free(s->ents);
-	free(s->slots);
+	map_free(s->ents, s->cap * sizeof(*s->ents));
+	map_free(s->slots, s->nslots * sizeof(*s->slots));
 	free(s);
 }
 
@@ -150,7 +172,7 @@ static int snap_add(const struct signet_record *r, void *ctx)
 		return 0; /* not a serial we can be asked about */
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap + s->cap / 2 : 1024;
-		struct ent *ne = realloc(s->ents, cap * sizeof(*ne));
+		struct ent *ne = map_resize(s->ents, s->cap * sizeof(*ne), cap * sizeof(*ne));
 		if (ne == NULL)
 			return 1;
 		s->ents = ne;
@@ -187,8 +209,9 @@ static struct snap *snap_build(struct signet_db *db, const char *issuer_id, stru
 		goto fail;
 	}
 	s->nslots = s->n + s->n / 3 + 64;
-	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	s->slots = map_resize(NULL, 0, s->nslots * sizeof(*s->slots)); /* zeroed */
 	if (s->slots == NULL) {
+		s->nslots = 0;
 		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory indexing certificates");
 		goto fail;
 	}
