@@ -8,9 +8,9 @@
  * can link an allocator suited to a server's many short-lived allocations
  * (tcmalloc, which starts too slowly for the one-shot commands).
  *
- * signet-net is looked for next to this executable (a build tree, or a
- * relocated install), then in the library-executables directory fixed at
- * build time.  exec keeps the process id, so supervisors and scripts that
+ * signet-net is looked for next to this executable (a build tree), then
+ * in ../libexec/signet beside it (an install under any prefix), then in
+ * the library-executables directory fixed at build time.  exec keeps the process id, so supervisors and scripts that
  * start `signet tunnel` see one process, as before.
  */
 #include "cli.h"
@@ -39,6 +39,10 @@ static int helper_path(char *out, size_t size)
 		if (slash != NULL) {
 			*slash = '\0';
 			if ((size_t)snprintf(out, size, "%s/signet-net", self) < size &&
+			    access(out, X_OK) == 0)
+				return 0;
+			if ((size_t)snprintf(out, size, "%s/../libexec/signet/signet-net", self) <
+				    size &&
 			    access(out, X_OK) == 0)
 				return 0;
 		}
