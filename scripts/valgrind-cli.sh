@@ -2,7 +2,9 @@
 # valgrind-cli.sh [SCENARIO...] - runs the CLI scenarios (default:
 # tests/cli/t0*.sh) with every signet invocation under valgrind memcheck
 # (tests/valgrind-wrapper.sh as $SIGNET), and fails on any memory error or
-# definite leak, or on any scenario that fails under valgrind.
+# definite leak, or on any scenario that fails under valgrind.  The network
+# commands (tunnel, ocsp serve) exec signet-net, which valgrind does not
+# follow: it runs natively (ASan covers it in the test suite).
 #
 #   VALGRIND_BUILD=DIR   build directory of a plain (non-ASan) build
 #                        (default: build-valgrind; configured if missing)
@@ -15,7 +17,7 @@ if [ -z "${SIGNET_REAL:-}" ]; then
 	build=${VALGRIND_BUILD:-$src/build-valgrind}
 	cmake -S "$src" -B "$build" -DSIGNET_SANITIZE=OFF -DSIGNET_FUZZ=OFF \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.cmake.log" 2>&1 &&
-		cmake --build "$build" --target signet -j "$(nproc)" >"$build.build.log" 2>&1 ||
+		cmake --build "$build" --target signet signet-net -j "$(nproc)" >"$build.build.log" 2>&1 ||
 		{ tail -30 "$build.cmake.log" "$build.build.log" >&2; exit 1; }
 	SIGNET_REAL=$build/signet
 fi
