@@ -97,9 +97,9 @@ int main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
 
+#ifndef SIGNET_NET
 	if (argc > 0 && argv[0] != NULL)
 		cli_argv0 = argv[0];
-#ifndef SIGNET_NET
 	/*
 	 * OpenSSL's default random generator, CTR-DRBG, fetches AES, and the
 	 * first cipher fetch in a process builds OpenSSL 3.0's whole cipher

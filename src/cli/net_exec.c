@@ -10,8 +10,9 @@
  *
  * signet-net is looked for next to this executable (a build tree), then
  * in ../libexec/signet beside it (an install under any prefix), then in
- * the library-executables directory fixed at build time.  exec keeps the process id, so supervisors and scripts that
- * start `signet tunnel` see one process, as before.
+ * the library-executables directory fixed at build time.  exec keeps the
+ * process id, so supervisors and scripts that start `signet tunnel` see
+ * one process, as before.
  */
 #include "cli.h"
 
