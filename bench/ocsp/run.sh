@@ -6,10 +6,12 @@
 # real ones are issued and queried (SHA-1 CertIDs, no nonce, as browsers
 # and RFC 5019 clients send).  Each load runs 10 s, 3 times; medians.
 set -eu
-SIGNET=$1 LOADGEN=$2 KNOWN=${3:-1000000}
+SIGNET=$(realpath "$1") LOADGEN=$(realpath "$2") KNOWN=${3:-1000000}
 W=$(mktemp -d /tmp/signet-bench-ocsp.XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; rm -rf "$W"' EXIT
+# `|| true`: under set -e a failed kill (of a server already stopped) would
+# end the trap before the others are killed and $W removed.
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$W"' EXIT
 cd "$W"
 export SIGNET_DIR=$W/ca
 "$SIGNET" init --name "Bench Root" --intermediate --no-passphrase >/dev/null 2>&1
@@ -44,31 +46,48 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 load() { # port conns [--close] -> rate
 	for r in 1 2 3; do "$LOADGEN" 127.0.0.1 "$1" "$2" 10 r*.der ${3:-} | sed 's/.*rate=\([0-9]*\).*/\1/'; done | median
 }
-P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-t0=$(date +%s.%N)
-"$SIGNET" ocsp serve --listen 127.0.0.1:$P --threads 2 2>serve.log &
-pids+=($!)
-for i in $(seq 600); do grep -q "serving on" serve.log && break; sleep 0.1; done
-t1=$(date +%s.%N)
-rss_idle=$(awk '/VmRSS/ {print $2}' /proc/${pids[0]}/status)
-s1=$(load $P 1); s16=$(load $P 16); s64=$(load $P 64); s16c=$(load $P 16 --close)
-rss_load=$(awk '/VmRSS/ {print $2}' /proc/${pids[0]}/status)
-rss_peak=$(awk '/VmHWM/ {print $2}' /proc/${pids[0]}/status)
-kill ${pids[0]}; wait ${pids[0]} 2>/dev/null || true
-O=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# serve THREADS: starts signet's responder; sets P and SPID.
+serve() {
+	P=$(port)
+	t0=$(date +%s.%N)
+	"$SIGNET" ocsp serve --listen 127.0.0.1:$P --threads $1 2>serve.log &
+	SPID=$!
+	pids+=($SPID)
+	for i in $(seq 600); do grep -q "serving on" serve.log && break; sleep 0.1; done
+	t1=$(date +%s.%N)
+}
+# The load generator is one thread and needs most of a core; openssl's
+# responder is one process serving one request at a time.  signet is run
+# twice: with one worker thread (one core each, as openssl has) and with
+# two, where its workers and the load generator share the two cores.
+serve 1
+rss_idle=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
+a1=$(load $P 1); a16=$(load $P 16); a64=$(load $P 64); a16c=$(load $P 16 --close)
+rss_load=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
+rss_peak=$(awk '/VmHWM/ {print $2}' /proc/$SPID/status)
+kill $SPID; wait $SPID 2>/dev/null || true
+serve 2
+b16=$(load $P 16); b64=$(load $P 64); b16c=$(load $P 16 --close)
+kill $SPID; wait $SPID 2>/dev/null || true
+O=$(port)
 openssl ocsp -port $O -index index.txt -CA ca/intermediate.crt -rsigner ca/intermediate.crt \
 	-rkey ca/intermediate.key -nmin 60 >/dev/null 2>&1 &
 pids+=($!)
 sleep 1
 o1=$(load $O 1 --close); o16=$(load $O 16 --close)
 echo "known certificates: $KNOWN; index built and listening in $(echo "$t1 - $t0" | bc) s"
-echo "signet RSS: after start $((rss_idle / 1024)) MB, after the loads $((rss_load / 1024)) MB, peak $((rss_peak / 1024)) MB"
-printf "%-40s %10s\n" "load" "responses/s"
-printf "%-40s %10s\n" "signet, 1 conn keep-alive" "$s1"
-printf "%-40s %10s\n" "signet, 16 conns keep-alive" "$s16"
-printf "%-40s %10s\n" "signet, 64 conns keep-alive" "$s64"
-printf "%-40s %10s\n" "signet, 16 clients, new conn per request" "$s16c"
-printf "%-40s %10s\n" "openssl ocsp -port, 1 client" "$o1"
-printf "%-40s %10s\n" "openssl ocsp -port, 16 clients" "$o16"
-echo "ratio (signet 16 keep-alive / openssl 16): $(echo "scale=1; $s16 / $o16" | bc)x"
-echo "ratio (signet 16 new-conn / openssl 16):   $(echo "scale=1; $s16c / $o16" | bc)x"
+echo "signet RSS (1 worker): after start $((rss_idle / 1024)) MB, after the loads $((rss_load / 1024)) MB, peak $((rss_peak / 1024)) MB"
+printf "%-48s %10s\n" "load" "responses/s"
+printf "%-48s %10s\n" "signet 1 worker, 1 conn keep-alive" "$a1"
+printf "%-48s %10s\n" "signet 1 worker, 16 conns keep-alive" "$a16"
+printf "%-48s %10s\n" "signet 1 worker, 64 conns keep-alive" "$a64"
+printf "%-48s %10s\n" "signet 1 worker, 16 clients, new conn each" "$a16c"
+printf "%-48s %10s\n" "signet 2 workers, 16 conns keep-alive" "$b16"
+printf "%-48s %10s\n" "signet 2 workers, 64 conns keep-alive" "$b64"
+printf "%-48s %10s\n" "signet 2 workers, 16 clients, new conn each" "$b16c"
+printf "%-48s %10s\n" "openssl ocsp -port, 1 client (new conn each)" "$o1"
+printf "%-48s %10s\n" "openssl ocsp -port, 16 clients (new conn each)" "$o16"
+echo "ratio (signet 1 worker 16 keep-alive / openssl 16):  $(echo "scale=1; $a16 / $o16" | bc)x"
+echo "ratio (signet 2 workers 16 keep-alive / openssl 16): $(echo "scale=1; $b16 / $o16" | bc)x"
+echo "ratio (signet 1 worker 16 new-conn / openssl 16):    $(echo "scale=1; $a16c / $o16" | bc)x"
