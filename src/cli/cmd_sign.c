@@ -33,10 +33,12 @@ static const char usage[] =
 	"  --profile P       server, client, peer (both) or sub-ca (required)\n"
 	"  --days N          validity in days (default: the CA's default_days, 365)\n"
 	"  --san LIST        SANs to certify instead of the CSR's (dns:, ip:, email:, uri:)\n"
-	"  --out FILE        write the certificate here (default: stdout; one CSR only)\n"
+	"  --out FILE        write the certificate here (default: stdout); with several\n"
+	"                    CSRs, all certificates in the order of the CSRs, as\n"
+	"                    `openssl ca -infiles` does\n"
 	"  --chain FILE      also write the chain (certificate + intermediates) here\n"
+	"                    (one CSR only)\n"
 	"  --out-dir DIR     for each CSR X.csr write DIR/X.crt and DIR/X.chain.pem\n"
-	"                    (needed for several CSRs)\n"
 	"  --name LABEL      record label (default: the CSR file name without .csr)\n"
 	"  --issuer WHO      intermediate (default when present) or root\n"
 	"  --dir DIR         CA directory (default: $SIGNET_DIR, else ./signet-ca)\n"
@@ -221,6 +223,40 @@ static int check_stems(struct job *jobs, int njobs, struct signet_err *err)
 	return rc;
 }
 
+/* Several CSRs without --out-dir: every certificate, in the order of the
+ * CSRs, in one file (written atomically, once) or on stdout. */
+static int write_bundle(const struct job *jobs, int njobs, const char *out,
+			struct signet_err *err)
+{
+	char *all = NULL, *pem = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -1;
+
+	for (int i = 0; i < njobs; i++) {
+		size_t n = 0;
+		/* The recorded DER: what the database holds is what is written. */
+		TRY(signet_pem_encode(PEM_STRING_X509, jobs[i].rec.der, jobs[i].rec.der_len,
+				      &pem, &n, err));
+		if (len + n > cap) {
+			char *nb;
+			cap = (len + n) * 2;
+			nb = realloc(all, cap);
+			ENSURE(nb != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+			all = nb;
+		}
+		memcpy(all + len, pem, n);
+		len += n;
+		free(pem);
+		pem = NULL;
+	}
+	TRY(signet_file_write(out, all, len, 0644, 0, err));
+	rc = 0;
+out:
+	free(pem);
+	free(all);
+	return rc;
+}
+
 static int write_outputs(struct signet_ca *ca, X509 *cert, const char *out,
 			 const char *chain, int flags, struct signet_err *err)
 {
@@ -336,8 +372,9 @@ int cmd_sign(int argc, char **argv)
 		rc = cli_fail("sign", &err);
 		goto out;
 	}
-	if (njobs > 1 && out_dir == NULL) {
-		rc = cli_usage_error("sign", "several CSRs need --out-dir");
+	if (njobs > 1 && chain != NULL) {
+		rc = cli_usage_error("sign", "--chain applies to a single CSR; use --out-dir for "
+					     "a chain file per CSR");
 		goto out;
 	}
 	if (out_dir != NULL && (out != NULL || chain != NULL)) {
@@ -407,7 +444,10 @@ int cmd_sign(int argc, char **argv)
 		goto fail;
 	in_txn = 0;
 
-	if (out_dir == NULL) {
+	if (out_dir == NULL && njobs > 1) {
+		if (write_bundle(jobs, njobs, out ? out : "-", &err) < 0)
+			goto fail;
+	} else if (out_dir == NULL) {
 		if (write_outputs(ca, jobs[0].cert, out ? out : (chain ? NULL : "-"), chain, 0,
 				  &err) < 0)
 			goto fail;
@@ -443,6 +483,9 @@ int cmd_sign(int argc, char **argv)
 	if (out_dir != NULL)
 		fprintf(stderr, "signet sign: issued %d certificate%s into %s\n", njobs,
 			njobs == 1 ? "" : "s", out_dir);
+	else if (njobs > 1)
+		fprintf(stderr, "signet sign: issued %d certificates to %s\n", njobs,
+			out != NULL && strcmp(out, "-") != 0 ? out : "stdout");
 	rc = 0;
 	goto out;
 fail:

@@ -1,6 +1,7 @@
 #!/bin/bash
 # t0070-sign-batch.sh - batch signing: many CSRs in one `signet sign
-# --out-dir` call give X.crt and X.chain.pem per CSR, all recorded; serials
+# --out-dir` call give X.crt and X.chain.pem per CSR, all recorded (with
+# --out instead, one file of every certificate in CSR order); serials
 # stay unique (and >= 64 bits, <= 20 octets) over hundreds of issuances;
 # one bad CSR aborts the whole batch with nothing recorded or written.
 . "$(dirname "$0")/lib.sh"
@@ -105,8 +106,51 @@ test_expect_success 'one bad CSR in a batch: nothing recorded, nothing written (
 	test -z "$(ls badout 2>/dev/null)"
 '
 
-test_expect_success 'several CSRs without --out-dir is a usage error (2)' '
-	expect_fail 2 "out-dir" $SIGNET sign --profile server csrs/host001.csr csrs/host002.csr
+test_expect_success 'several CSRs with --out: one file, certificates in CSR order' '
+	before=$(count_records) &&
+	$SIGNET sign --profile server --out bundle.pem csrs/*.csr 2>err &&
+	grep -q "issued $N certificates to bundle.pem" err &&
+	test $(count_records) = $((before + N)) &&
+	test "$(grep -c "BEGIN CERTIFICATE" bundle.pem)" = $N &&
+	$PYTHON - $N <<-PY
+	import re, sys
+	from cryptography import x509
+	from cryptography.x509.oid import NameOID
+	pems = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n",
+	                  open("bundle.pem", "rb").read(), re.S)
+	assert len(pems) == int(sys.argv[1]), len(pems)
+	serials = set()
+	for i, p in enumerate(pems):
+	    c = x509.load_pem_x509_certificate(p)
+	    cn = c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+	    assert cn == f"host{i:03d}.example.com", (i, cn)
+	    serials.add(c.serial_number)
+	    open(f"b{i:03d}.pem", "wb").write(p)
+	assert len(serials) == len(pems)
+	PY
+	for i in 000 099 199; do
+		openssl verify -x509_strict -purpose sslserver -CAfile ca/root.crt \
+			-untrusted ca/intermediate.crt b$i.pem >/dev/null || exit 1
+	done
+'
+
+test_expect_success 'several CSRs without --out: the certificates on stdout' '
+	$SIGNET sign --profile server csrs/host001.csr csrs/host002.csr >two.pem 2>err &&
+	test "$(grep -c "BEGIN CERTIFICATE" two.pem)" = 2 &&
+	grep -q "issued 2 certificates to stdout" err
+'
+
+test_expect_success 'one bad CSR in a --out batch: nothing recorded, no file (6)' '
+	before=$(count_records) &&
+	expect_fail 6 "bad/zz-broken.csr" $SIGNET sign --profile server --out badbundle.pem bad/*.csr &&
+	test $(count_records) = $before &&
+	test ! -e badbundle.pem
+'
+
+test_expect_success '--chain with several CSRs is a usage error (2)' '
+	expect_fail 2 "single CSR" $SIGNET sign --profile server --out x.pem --chain c.pem \
+		csrs/host001.csr csrs/host002.csr &&
+	test ! -e x.pem
 '
 
 test_expect_success '--out-dir with --out is a usage error (2)' '
