@@ -54,25 +54,33 @@ struct job {
 	X509 *cert;
 	struct signet_record rec; /* cert's database record, made by the worker */
 	struct signet_err err;    /* a worker's failure */
+	int done;                 /* phase 1 finished with it (under pool.mu) */
 };
 
-/* What the workers share; each takes every nth job.  Phase 1 signs;
- * phase 2, after the batch is committed, writes the files. */
+/* What the workers share; each takes the next job not yet taken.  Phase 1
+ * signs, while the main thread records the signed jobs in order; phase 2,
+ * after the batch is committed, writes the files. */
 struct pool {
 	struct signet_ca *ca;
 	const struct signet_sign_req *tmpl;
 	struct job *jobs;
 	int njobs, nthreads, failed, phase;
+	int next;           /* the next job to take */
+	pthread_mutex_t mu; /* guards jobs[].done and failed's changes */
+	pthread_cond_t cv;  /* a job is done, or failed was set */
 	const char *out_dir;
 	char *chain_pem; /* the PEM that follows each certificate in its chain file */
 	size_t chain_len;
 	const char *label;
 };
 
-struct worker {
-	struct pool *pool;
-	int index;
-};
+static void pool_fail(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
 
 /* DIR/STEM.crt and DIR/STEM.chain.pem, unsynced: the caller syncs the
  * file system once for the batch. */
@@ -108,22 +116,23 @@ out:
 }
 
 /* Phase 1 parses, verifies and signs (the CPU-heavy part) in parallel;
- * recording stays on the main thread, in one transaction.  Phase 2 writes
- * the files of the committed batch in parallel. */
+ * recording stays on the main thread, in one transaction, and overlaps the
+ * signing.  Phase 2 writes the files of the committed batch in parallel. */
 static void *sign_worker(void *arg)
 {
-	struct worker *w = arg;
-	struct pool *p = w->pool;
+	struct pool *p = arg;
 
-	for (int i = w->index; i < p->njobs; i += p->nthreads) {
-		struct job *j = &p->jobs[i];
+	for (;;) {
+		int i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		struct job *j;
 		struct signet_sign_req sr = *p->tmpl;
 
-		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
+		if (i >= p->njobs || __atomic_load_n(&p->failed, __ATOMIC_RELAXED))
 			break;
+		j = &p->jobs[i];
 		if (p->phase == 2) {
 			if (write_job(p, j) < 0) {
-				__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
+				pool_fail(p);
 				break;
 			}
 			continue;
@@ -143,37 +152,83 @@ static void *sign_worker(void *arg)
 		if (j->cert == NULL) {
 			if (j->req != NULL)
 				signet_err_prefix(&j->err, "%s", j->path);
-			__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
+			pool_fail(p);
 			break;
 		}
+		pthread_mutex_lock(&p->mu);
+		j->done = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
 	}
 	return NULL;
 }
 
-/* Runs the pool's phase on every job; on failure *err is the first
- * failed job's error. */
+/* Records each signed job in CSR order as the workers finish them, in the
+ * open transaction.  Returns 0, -1 with *err set when recording failed, or
+ * 1 when a worker failed (its job holds the error). */
+static int record_jobs(struct pool *p, struct signet_err *err)
+{
+	struct signet_sign_req sr = *p->tmpl;
+
+	for (int i = 0; i < p->njobs; i++) {
+		struct job *j = &p->jobs[i];
+		int stop;
+
+		pthread_mutex_lock(&p->mu);
+		while (!j->done && !p->failed)
+			pthread_cond_wait(&p->cv, &p->mu);
+		stop = p->failed;
+		pthread_mutex_unlock(&p->mu);
+		if (stop)
+			return 1;
+		sr.csr = j->req;
+		sr.csr_key = j->key;
+		sr.name = p->label ? p->label : j->stem;
+		for (int attempt = 0; signet_ca_record_insert(p->ca, &j->rec, err) < 0; attempt++) {
+			/* A serial collision (2^-127 odds): sign again, fresh serial. */
+			if (err->code != SIGNET_E_EXISTS || attempt >= 3)
+				goto fail;
+			X509_free(j->cert);
+			signet_record_clear(&j->rec);
+			j->cert = signet_ca_build(p->ca, &sr, err);
+			if (j->cert == NULL ||
+			    signet_ca_record_make(p->ca, j->cert, &sr, &j->rec, err) < 0)
+				goto fail;
+		}
+	}
+	return 0;
+fail:
+	pool_fail(p);
+	return -1;
+}
+
+/* Runs the pool's phase on every job with p->nthreads threads; in phase 1
+ * the calling thread records the jobs (record_jobs), in phase 2 it writes
+ * too.  On failure *err is the recording's error, else the first failed
+ * job's. */
 static int run_pool(struct pool *p, struct signet_err *err)
 {
 	pthread_t tids[16];
-	struct worker ws[16];
-	int started[16] = { 0 };
+	int started[16] = { 0 }, nstarted = 0, first = p->phase == 2 ? 1 : 0, rc = 0;
 
-	for (int t = 0; t < p->nthreads; t++) {
-		ws[t].pool = p;
-		ws[t].index = t;
+	p->next = 0;
+	p->failed = 0;
+	/* In phase 1 with one thread, sign everything first, then record. */
+	if (p->phase == 1 && p->nthreads == 1)
+		first = p->nthreads;
+	for (int t = first; t < p->nthreads; t++) {
+		started[t] = pthread_create(&tids[t], NULL, sign_worker, p) == 0;
+		nstarted += started[t];
 	}
-	for (int t = 1; t < p->nthreads; t++)
-		started[t] = pthread_create(&tids[t], NULL, sign_worker, &ws[t]) == 0;
-	/* The main thread takes slice 0, and any slice whose thread failed. */
-	sign_worker(&ws[0]);
-	for (int t = 1; t < p->nthreads; t++)
-		if (!started[t])
-			sign_worker(&ws[t]);
-	for (int t = 1; t < p->nthreads; t++)
+	if (p->phase == 2 || nstarted == 0)
+		sign_worker(p); /* the calling thread takes jobs too */
+	if (p->phase == 1)
+		rc = record_jobs(p, err) < 0 ? -1 : 0;
+	for (int t = first; t < p->nthreads; t++)
 		if (started[t])
 			pthread_join(tids[t], NULL);
-	if (!p->failed)
-		return 0;
+	if (rc < 0 || !p->failed)
+		return rc;
 	for (int i = 0; i < p->njobs; i++) {
 		if (p->jobs[i].err.code != 0) {
 			*err = p->jobs[i].err;
@@ -301,7 +356,7 @@ int cmd_sign(int argc, char **argv)
 	struct signet_ca *ca = NULL;
 	struct job *jobs = NULL;
 	struct pool pool = { 0 };
-	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0;
+	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0, pool_ready = 0;
 
 	memset(&sr, 0, sizeof(sr));
 	if (cli_wants_help(argc, argv)) {
@@ -409,6 +464,9 @@ int cmd_sign(int argc, char **argv)
 	{
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		memset(&pool, 0, sizeof(pool));
+		pthread_mutex_init(&pool.mu, NULL);
+		pthread_cond_init(&pool.cv, NULL);
+		pool_ready = 1;
 		pool.ca = ca;
 		pool.tmpl = &sr;
 		pool.jobs = jobs;
@@ -416,29 +474,13 @@ int cmd_sign(int argc, char **argv)
 		pool.label = label;
 		/* Threads pay off from a few dozen CSRs; one thread below that. */
 		pool.nthreads = njobs < 64 ? 1 : (int)(cpus < 1 ? 1 : cpus > 16 ? 16 : cpus);
-		if (run_pool(&pool, &err) < 0)
-			goto fail;
+		pool.phase = 1;
 	}
 	if (signet_db_begin(signet_ca_db(ca), &err) < 0)
 		goto fail;
 	in_txn = 1;
-	for (int i = 0; i < njobs; i++) {
-		sr.csr = jobs[i].req;
-		sr.csr_key = jobs[i].key;
-		sr.name = label ? label : jobs[i].stem;
-		for (int attempt = 0; signet_ca_record_insert(ca, &jobs[i].rec, &err) < 0;
-		     attempt++) {
-			/* A serial collision (2^-127 odds): sign again, fresh serial. */
-			if (err.code != SIGNET_E_EXISTS || attempt >= 3)
-				goto fail;
-			X509_free(jobs[i].cert);
-			signet_record_clear(&jobs[i].rec);
-			jobs[i].cert = signet_ca_build(ca, &sr, &err);
-			if (jobs[i].cert == NULL ||
-			    signet_ca_record_make(ca, jobs[i].cert, &sr, &jobs[i].rec, &err) < 0)
-				goto fail;
-		}
-	}
+	if (run_pool(&pool, &err) < 0)
+		goto fail;
 	/* Durable record first; only then hand certificates out. */
 	if (signet_db_commit(signet_ca_db(ca), &err) < 0)
 		goto fail;
@@ -502,6 +544,10 @@ out:
 	}
 	free(jobs);
 	free(pool.chain_pem);
+	if (pool_ready) {
+		pthread_mutex_destroy(&pool.mu);
+		pthread_cond_destroy(&pool.cv);
+	}
 	GENERAL_NAMES_free(sans);
 	signet_ca_free(ca);
 	return rc;

@@ -147,6 +147,16 @@ test_expect_success 'one bad CSR in a --out batch: nothing recorded, no file (6)
 	test ! -e badbundle.pem
 '
 
+test_expect_success 'a bad CSR amid 100 (signed on several threads): nothing recorded (6)' '
+	before=$(count_records) &&
+	mkdir bigbad && cp csrs/host0[0-9][0-9].csr bigbad/ &&
+	cp bad/zz-broken.csr bigbad/host050x.csr &&
+	expect_fail 6 "bigbad/host050x.csr" $SIGNET sign --profile server --out big.pem bigbad/*.csr &&
+	expect_fail 6 "bigbad/host050x.csr" $SIGNET sign --profile server --out-dir bigout bigbad/*.csr &&
+	test $(count_records) = $before &&
+	test ! -e big.pem && test -z "$(ls bigout 2>/dev/null)"
+'
+
 test_expect_success '--chain with several CSRs is a usage error (2)' '
 	expect_fail 2 "single CSR" $SIGNET sign --profile server --out x.pem --chain c.pem \
 		csrs/host001.csr csrs/host002.csr &&
