@@ -7,6 +7,11 @@
 #   signet batch         one `signet sign --out-dir` process for BATCH CSRs,
 #                        each certificate committed to SQLite (synchronous)
 #                        and written with its chain file
+#   signet batch, one file
+#                        the same BATCH CSRs in one `signet sign --out FILE`
+#                        process: every certificate in one file (fsync'ed)
+#   openssl ca -infiles  the same BATCH CSRs in one `openssl ca` process
+#                        (a SERIAL.pem per certificate and one -out file)
 #   signet per-process   one `signet sign --out` process per certificate
 #                        (the file fsync'ed with its directory)
 #   signet per-process, stdout
@@ -16,7 +21,8 @@
 #   openssl ca -batch    one process per certificate (index.txt + serial)
 #   cfssl sign           one process per certificate (if cfssl is installed)
 # and `openssl speed ecdsap256` sign rate on one core as the ceiling.
-# Each measurement runs RUNS times; the median is reported.
+# Each measurement runs RUNS times, in rounds that take every tool in turn;
+# the median is reported.
 #
 # Usage: bench/issue/run.sh [BATCH (default 5000)] [PER_PROCESS (default 200)] [RUNS (default 3)]
 # BENCH_DIR=/some/dir chooses where the files go (default: a temp dir under $TMPDIR or /var/tmp).
@@ -73,23 +79,36 @@ CNF
 printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >x509.ext
 
 declare -A R
-measure() { # name count command...
-	local name=$1 n=$2; shift 2
-	local ts=()
+# measure "NAME|COUNT|FUNCTION" ...: RUNS rounds; each round runs every
+# entry once, in turn, so that the machine's drift falls on all of them
+# alike; then the median time of each.
+measure() {
+	local -A ts=()
+	local e name n fn r t0 t1 med
 	for r in $(seq "$RUNS"); do
-		local t0 t1
-		t0=$(now)
-		"$@" "$r"
-		t1=$(now)
-		ts+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
+		for e in "$@"; do
+			IFS='|' read -r name n fn <<<"$e"
+			t0=$(now)
+			"$fn" "$r"
+			t1=$(now)
+			ts[$name]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}') "
+		done
 	done
-	local med
-	med=$(printf '%s\n' "${ts[@]}" | median)
-	R[$name]=$(rate "$n" "$med")
-	printf '%-22s %8s certs/s   (median of %d runs, %d certs, %.3f s)\n' "$name" "${R[$name]}" "$RUNS" "$n" "$med"
+	for e in "$@"; do
+		IFS='|' read -r name n fn <<<"$e"
+		med=$(printf '%s\n' ${ts[$name]} | median)
+		R[$name]=$(rate "$n" "$med")
+		printf '%-22s %8s certs/s   (median of %d runs, %d certs, %.3f s)\n' "$name" "${R[$name]}" "$RUNS" "$n" "$med"
+	done
 }
 
 signet_batch() { "$SIGNET" sign csrs/*.csr --profile server --dir ca --out-dir "batch$1" 2>/dev/null; }
+signet_batch_file() { "$SIGNET" sign csrs/*.csr --profile server --dir ca --out "bundle$1.pem" 2>/dev/null; }
+ossl_ca_infiles() { # its own index.txt: the per-process openssl ca reads the whole index
+	mkdir -p "ob$1"
+	openssl ca -batch -config ossl-batch/ca.cnf -outdir "ob$1" -out "ob$1/all.pem" -notext \
+		-infiles csrs/*.csr 2>/dev/null
+}
 signet_proc() {
 	mkdir -p "sp$1"
 	for i in $(seq 0 $((PER - 1))); do
@@ -132,19 +151,24 @@ cfssl_sign() {
 echo "# openssl $(openssl version | awk '{print $2}'), $(nproc) cores, files on $(df -P . | awk 'NR==2 {print $1}')"
 ceiling=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/ {print int($(NF-1))}')
 printf '%-22s %8s signs/s   (openssl speed ecdsap256, one core: the ceiling)\n' "P-256 sign" "$ceiling"
-measure "signet batch" "$BATCH" signet_batch
-measure "signet per-process" "$PER" signet_proc
-measure "signet pp, stdout" "$PER" signet_proc_stdout
-measure "openssl x509 -req" "$PER" ossl_x509
-measure "openssl ca -batch" "$PER" ossl_ca
+mkdir -p ossl-batch && : >ossl-batch/index.txt
+sed "s|$work/ossl\$|$work/ossl-batch|" ossl/ca.cnf >ossl-batch/ca.cnf
+measure "signet batch|$BATCH|signet_batch" "signet batch, one file|$BATCH|signet_batch_file" \
+	"openssl ca -infiles|$BATCH|ossl_ca_infiles"
+per=("signet per-process|$PER|signet_proc" "signet pp, stdout|$PER|signet_proc_stdout"
+	"openssl x509 -req|$PER|ossl_x509" "openssl ca -batch|$PER|ossl_ca")
 if command -v cfssl >/dev/null 2>&1; then
 	echo '{"signing":{"profiles":{"server":{"usages":["digital signature","server auth"],"expiry":"8760h"}}}}' >cfssl.json
-	measure "cfssl sign" "$PER" cfssl_sign
+	per+=("cfssl sign|$PER|cfssl_sign")
 fi
+measure "${per[@]}"
 
 echo
 echo "# ratios"
-awk -v b="${R[signet batch]}" -v c="$ceiling" 'BEGIN {printf "signet batch / P-256 sign ceiling      %.2f\n", b / c}'
+awk -v b="${R[signet batch]}" -v f="${R[signet batch, one file]}" -v c="$ceiling" \
+	'BEGIN {printf "signet batch / P-256 sign ceiling      %.2f  (one file: %.2f)\n", b / c, f / c}'
+awk -v b="${R[signet batch]}" -v f="${R[signet batch, one file]}" -v o="${R[openssl ca -infiles]}" \
+	'BEGIN {printf "signet batch / openssl ca -infiles     %.2fx  (one file: %.2fx)\n", b / o, f / o}'
 for peer in "openssl x509 -req" "openssl ca -batch" "cfssl sign"; do
 	[ -n "${R[$peer]:-}" ] || continue
 	awk -v s="${R[signet per-process]}" -v o="${R[signet pp, stdout]}" -v p="${R[$peer]}" -v n="$peer" \
