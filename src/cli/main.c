@@ -8,6 +8,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signet/version.h>
+#ifdef SIGNET_STATIC_DEPS
+#include <sqlite3.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -123,8 +126,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("signet %s (%s)\n", SIGNET_VERSION,
-		       OpenSSL_version(OPENSSL_VERSION));
+#ifdef SIGNET_STATIC_DEPS
+		/* Built in: the system's OpenSSL updates need a rebuild. */
+		printf("signet %s (%s and SQLite %s, linked in)\n", SIGNET_VERSION,
+		       OpenSSL_version(OPENSSL_VERSION), sqlite3_libversion());
+#else
+		printf("signet %s (%s)\n", SIGNET_VERSION, OpenSSL_version(OPENSSL_VERSION));
+#endif
 		return 0;
 	}
 	/* getopt's own messages would make a second stderr line; the commands
