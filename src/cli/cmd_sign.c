@@ -125,7 +125,7 @@ static void *sign_worker(void *arg)
 	for (;;) {
 		int i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
 		struct job *j;
-		struct signet_sign_req sr = *p->tmpl;
+		struct signet_sign_req sr;
 
 		if (i >= p->njobs || __atomic_load_n(&p->failed, __ATOMIC_RELAXED))
 			break;
@@ -139,6 +139,7 @@ static void *sign_worker(void *arg)
 		}
 		j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, &j->err);
 		if (j->req != NULL) {
+			sr = *p->tmpl;
 			sr.csr = j->req;
 			sr.csr_key = j->key;
 			sr.name = p->label ? p->label : j->stem;
@@ -209,24 +210,21 @@ fail:
 static int run_pool(struct pool *p, struct signet_err *err)
 {
 	pthread_t tids[16];
-	int started[16] = { 0 }, nstarted = 0, first = p->phase == 2 ? 1 : 0, rc = 0;
+	/* In phase 1 the calling thread records, so all p->nthreads sign,
+	 * unless there is one: then it signs everything first, then records. */
+	int spawn = p->phase == 1 && p->nthreads > 1 ? p->nthreads : p->nthreads - 1;
+	int nstarted = 0, rc = 0;
 
 	p->next = 0;
 	p->failed = 0;
-	/* In phase 1 with one thread, sign everything first, then record. */
-	if (p->phase == 1 && p->nthreads == 1)
-		first = p->nthreads;
-	for (int t = first; t < p->nthreads; t++) {
-		started[t] = pthread_create(&tids[t], NULL, sign_worker, p) == 0;
-		nstarted += started[t];
-	}
+	while (nstarted < spawn && pthread_create(&tids[nstarted], NULL, sign_worker, p) == 0)
+		nstarted++;
 	if (p->phase == 2 || nstarted == 0)
 		sign_worker(p); /* the calling thread takes jobs too */
 	if (p->phase == 1)
 		rc = record_jobs(p, err) < 0 ? -1 : 0;
-	for (int t = first; t < p->nthreads; t++)
-		if (started[t])
-			pthread_join(tids[t], NULL);
+	for (int t = 0; t < nstarted; t++)
+		pthread_join(tids[t], NULL);
 	if (rc < 0 || !p->failed)
 		return rc;
 	for (int i = 0; i < p->njobs; i++) {
@@ -355,8 +353,8 @@ int cmd_sign(int argc, char **argv)
 	GENERAL_NAMES *sans = NULL;
 	struct signet_ca *ca = NULL;
 	struct job *jobs = NULL;
-	struct pool pool = { 0 };
-	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0, pool_ready = 0;
+	struct pool pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0;
 
 	memset(&sr, 0, sizeof(sr));
 	if (cli_wants_help(argc, argv)) {
@@ -463,10 +461,6 @@ int cmd_sign(int argc, char **argv)
 	sr.sans = sans;
 	{
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		memset(&pool, 0, sizeof(pool));
-		pthread_mutex_init(&pool.mu, NULL);
-		pthread_cond_init(&pool.cv, NULL);
-		pool_ready = 1;
 		pool.ca = ca;
 		pool.tmpl = &sr;
 		pool.jobs = jobs;
@@ -544,10 +538,6 @@ out:
 	}
 	free(jobs);
 	free(pool.chain_pem);
-	if (pool_ready) {
-		pthread_mutex_destroy(&pool.mu);
-		pthread_cond_destroy(&pool.cv);
-	}
 	GENERAL_NAMES_free(sans);
 	signet_ca_free(ca);
 	return rc;
