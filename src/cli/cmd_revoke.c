@@ -96,7 +96,7 @@ int cmd_revoke(int argc, char **argv)
 		case 'r':
 			reason = signet_reason_parse(optarg);
 			if (reason < 0 || reason > SIGNET_REASON_REMOVE_FROM_CRL)
-				return cli_usage_error("revoke", "unknown --reason '%s' (see --help)",
+				return cli_usage_error("revoke", "unknown --reason '%s'",
 						       optarg);
 			break;
 		case 'a':
