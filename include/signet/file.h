@@ -27,7 +27,9 @@ enum {
 	SIGNET_WRITE_EXCL = 1 << 1,   /* refuse to replace an existing file */
 };
 
-/* Atomically writes data to path ("-" = stdout) with the given mode. */
+/* Atomically writes data to path ("-" = stdout) with the given mode.  An
+ * existing device or FIFO (/dev/null, a named pipe) is written in place;
+ * a symbolic link keeps pointing at its target, which is replaced. */
 int signet_file_write(const char *path, const void *data, size_t len,
 		      mode_t mode, int flags, struct signet_err *err);
 

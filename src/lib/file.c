@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,11 +113,33 @@ int signet_dir_sync(const char *dir, struct signet_err *err)
 	return 0;
 }
 
+/* Writes into an existing non-regular file (a device or a FIFO). */
+static int write_in_place(const char *path, const void *data, size_t len,
+			  struct signet_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return signet_err_set(err, SIGNET_E_IO, "%s: cannot open: %s", path,
+				      strerror(errno));
+	if (write_all(fd, data, len) != 0) {
+		e = errno;
+		close(fd);
+		return signet_err_set(err, SIGNET_E_IO, "%s: write failed: %s", path,
+				      strerror(e));
+	}
+	if (close(fd) != 0)
+		return signet_err_set(err, SIGNET_E_IO, "%s: close failed: %s", path,
+				      strerror(errno));
+	return 0;
+}
+
 int signet_file_write(const char *path, const void *data, size_t len,
 		      mode_t mode, int flags, struct signet_err *err)
 {
 	static unsigned counter;
-	char tmp[4096], dirbuf[4096];
+	char tmp[4096], dirbuf[4096], real[PATH_MAX];
+	struct stat st;
 	int fd = -1, rc = -1, have_tmp = 0;
 	const char *dir;
 
@@ -125,14 +148,28 @@ int signet_file_write(const char *path, const void *data, size_t len,
 		       "stdout: write failed: %s", strerror(errno));
 		return 0;
 	}
-	ENSURE(strlen(path) + 32 < sizeof(tmp), err, SIGNET_E_IO,
-	       "%s: path too long", path);
-	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
-	dir = dirname(dirbuf);
 	if (flags & SIGNET_WRITE_EXCL) {
 		ENSURE(access(path, F_OK) != 0, err, SIGNET_E_EXISTS,
 		       "%s: already exists (will not overwrite)", path);
 	}
+	/* A device, FIFO or socket (/dev/null, /dev/stdout on a pipe, a named
+	 * pipe) is written in place: renaming a temporary file over it would
+	 * replace /dev/null with a regular file.  A symbolic link to a regular
+	 * file keeps the link; its target is replaced atomically. */
+	if (stat(path, &st) == 0) {
+		ENSURE(!S_ISDIR(st.st_mode), err, SIGNET_E_IO, "%s: is a directory", path);
+		if (!S_ISREG(st.st_mode))
+			return write_in_place(path, data, len, err);
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			ENSURE(realpath(path, real) != NULL, err, SIGNET_E_IO,
+			       "%s: cannot resolve link: %s", path, strerror(errno));
+			path = real;
+		}
+	}
+	ENSURE(strlen(path) + 32 < sizeof(tmp), err, SIGNET_E_IO,
+	       "%s: path too long", path);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	dir = dirname(dirbuf);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
 		 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);

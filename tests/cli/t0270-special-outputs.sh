@@ -1,0 +1,57 @@
+#!/bin/bash
+# t0270-special-outputs.sh - outputs that are not plain files.  Atomic
+# writes go through a temporary file and a rename; that must not replace a
+# FIFO or a device (as root, `--out /dev/null` once turned /dev/null into a
+# regular file), nor a symbolic link.  A directory is refused.
+. "$(dirname "$0")/lib.sh"
+. "$SIGNET_SRCDIR/tests/cli/t0010-helpers.sh"
+use_test_passphrase
+export SIGNET_DIR=$TRASH/ca
+
+test_expect_success 'setup' '
+	ca_init ca && mkcsr good "/CN=good" "DNS:good.example" &&
+	mkcsr two "/CN=two" "DNS:two.example"
+'
+
+test_expect_success 'sign --out FIFO: written through the pipe, FIFO kept' '
+	mkfifo pipe.pem &&
+	{ timeout 20 cat pipe.pem >got.pem & } &&
+	$SIGNET sign good.csr --profile server --out pipe.pem 2>err &&
+	wait &&
+	test -p pipe.pem &&
+	openssl x509 -in got.pem -noout -subject | grep -q "CN *= *good" &&
+	! ls pipe.pem.tmp.* 2>/dev/null
+'
+
+test_expect_success 'sign, several CSRs, --out FIFO: the bundle goes through' '
+	{ timeout 20 cat pipe.pem >bundle.pem & } &&
+	$SIGNET sign good.csr two.csr --profile server --out pipe.pem 2>err &&
+	wait &&
+	test -p pipe.pem &&
+	test "$(grep -c "BEGIN CERTIFICATE" bundle.pem)" = 2
+'
+
+test_expect_success 'key new --out FIFO: the key goes through, nothing left beside it' '
+	{ timeout 20 cat pipe.pem >k.pem & } &&
+	$SIGNET key new --out pipe.pem 2>err &&
+	wait &&
+	test -p pipe.pem &&
+	openssl pkey -in k.pem -noout &&
+	test -z "$(ls | grep "\.tmp\.")"
+'
+
+test_expect_success 'sign --out SYMLINK: the link stays, its target gets the certificate' '
+	mkdir real && : >real/target.pem && ln -s real/target.pem link.pem &&
+	$SIGNET sign good.csr --profile server --out link.pem 2>err &&
+	test -L link.pem &&
+	test "$(readlink link.pem)" = real/target.pem &&
+	openssl x509 -in real/target.pem -noout -subject | grep -q "CN *= *good"
+'
+
+test_expect_success 'sign --out DIRECTORY: refused (3), the directory untouched' '
+	mkdir outdir &&
+	expect_fail 3 "outdir: is a directory" $SIGNET sign good.csr --profile server --out outdir &&
+	test -d outdir && test -z "$(ls outdir)"
+'
+
+test_done
