@@ -44,6 +44,9 @@ static const char usage[] =
 	"  --dir DIR         CA directory (default: $SIGNET_DIR, else ./signet-ca)\n"
 	"  --pass-file FILE  CA key passphrase (also $SIGNET_PASS_FILE)\n";
 
+/* From this many CSRs on, a batch is signed on several threads. */
+#define THREADED_BATCH 64
+
 struct job {
 	const char *path;
 	char stem[256];
@@ -54,7 +57,7 @@ struct job {
 	X509 *cert;
 	struct signet_record rec; /* cert's database record, made by the worker */
 	struct signet_err err;    /* a worker's failure */
-	int done;                 /* phase 1 finished with it (under pool.mu) */
+	int done;                 /* phase 1 finished with it (atomic) */
 };
 
 /* What the workers share; each takes the next job not yet taken.  Phase 1
@@ -66,7 +69,8 @@ struct pool {
 	struct job *jobs;
 	int njobs, nthreads, failed, phase;
 	int next;           /* the next job to take */
-	pthread_mutex_t mu; /* guards jobs[].done and failed's changes */
+	int waiting;        /* 1 + the job the recorder sleeps for, or 0 (atomic) */
+	pthread_mutex_t mu; /* taken to wake the recorder */
 	pthread_cond_t cv;  /* a job is done, or failed was set */
 	const char *out_dir;
 	char *chain_pem; /* the PEM that follows each certificate in its chain file */
@@ -77,9 +81,52 @@ struct pool {
 static void pool_fail(struct pool *p)
 {
 	pthread_mutex_lock(&p->mu);
-	__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->failed, 1, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+/* Marks job i done and wakes the recorder if it sleeps waiting for that
+ * very job.  The flag and the done marks are sequentially consistent, so
+ * either the worker sees the recorder waiting or the recorder sees the job
+ * done. */
+static void pool_done(struct pool *p, int i)
+{
+	__atomic_store_n(&p->jobs[i].done, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&p->waiting, __ATOMIC_SEQ_CST) == i + 1) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+static int job_done(struct pool *p, int i)
+{
+	return __atomic_load_n(&p->jobs[i].done, __ATOMIC_SEQ_CST);
+}
+
+/* Waits until job i is done or the pool failed; returns failed.  When it
+ * must sleep, it sleeps until the last unfinished job of the next 32 is
+ * done, so that the recorder wakes once for a run of jobs rather than for
+ * each one (a wake-up per job cost more than recording it). */
+static int pool_wait(struct pool *p, int i)
+{
+	int failed = 0;
+
+	if (job_done(p, i))
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	while (!job_done(p, i) && !(failed = __atomic_load_n(&p->failed, __ATOMIC_SEQ_CST))) {
+		int t = i + 32 < p->njobs ? i + 32 : p->njobs - 1;
+		while (t > i && job_done(p, t))
+			t--;
+		__atomic_store_n(&p->waiting, t + 1, __ATOMIC_SEQ_CST);
+		if (!job_done(p, t) && !__atomic_load_n(&p->failed, __ATOMIC_SEQ_CST))
+			pthread_cond_wait(&p->cv, &p->mu);
+		__atomic_store_n(&p->waiting, 0, __ATOMIC_SEQ_CST);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return job_done(p, i) ? 0 : failed;
 }
 
 /* DIR/STEM.crt and DIR/STEM.chain.pem, unsynced: the caller syncs the
@@ -137,6 +184,11 @@ static void *sign_worker(void *arg)
 			}
 			continue;
 		}
+		if (j->data == NULL &&
+		    signet_file_read(j->path, &j->data, &j->len, &j->err) < 0) {
+			pool_fail(p);
+			break;
+		}
 		j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, &j->err);
 		if (j->req != NULL) {
 			sr = *p->tmpl;
@@ -156,10 +208,17 @@ static void *sign_worker(void *arg)
 			pool_fail(p);
 			break;
 		}
-		pthread_mutex_lock(&p->mu);
-		j->done = 1;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
+		if (p->njobs > 1) {
+			/* What is written out comes from the record; memory freed
+			 * here is reused for the next jobs (fewer page faults). */
+			X509_free(j->cert);
+			X509_REQ_free(j->req);
+			EVP_PKEY_free(j->key);
+			j->cert = NULL;
+			j->req = NULL;
+			j->key = NULL;
+		}
+		pool_done(p, i);
 	}
 	return NULL;
 }
@@ -173,17 +232,9 @@ static int record_jobs(struct pool *p, struct signet_err *err)
 
 	for (int i = 0; i < p->njobs; i++) {
 		struct job *j = &p->jobs[i];
-		int stop;
 
-		pthread_mutex_lock(&p->mu);
-		while (!j->done && !p->failed)
-			pthread_cond_wait(&p->cv, &p->mu);
-		stop = p->failed;
-		pthread_mutex_unlock(&p->mu);
-		if (stop)
+		if (pool_wait(p, i))
 			return 1;
-		sr.csr = j->req;
-		sr.csr_key = j->key;
 		sr.name = p->label ? p->label : j->stem;
 		for (int attempt = 0; signet_ca_record_insert(p->ca, &j->rec, err) < 0; attempt++) {
 			/* A serial collision (2^-127 odds): sign again, fresh serial. */
@@ -191,6 +242,12 @@ static int record_jobs(struct pool *p, struct signet_err *err)
 				goto fail;
 			X509_free(j->cert);
 			signet_record_clear(&j->rec);
+			if (j->req == NULL) /* freed by the worker: read it again */
+				j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, err);
+			if (j->req == NULL)
+				goto fail;
+			sr.csr = j->req;
+			sr.csr_key = j->key;
 			j->cert = signet_ca_build(p->ca, &sr, err);
 			if (j->cert == NULL ||
 			    signet_ca_record_make(p->ca, j->cert, &sr, &j->rec, err) < 0)
@@ -443,12 +500,18 @@ int cmd_sign(int argc, char **argv)
 		rc = cli_usage_error("sign", "out of memory");
 		goto out;
 	}
-	/* Read every CSR before asking for the passphrase. */
+	/* Check every CSR before asking for the passphrase: a missing file is
+	 * named before the user types anything.  A lone CSR (or stdin) is read
+	 * now; a batch's files are read by the signing threads. */
 	for (int i = 0; i < njobs; i++) {
 		jobs[i].path = argv[optind + i];
 		stem_of(jobs[i].path, jobs[i].stem, sizeof(jobs[i].stem));
-		if (signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
+		if (njobs < THREADED_BATCH || strcmp(jobs[i].path, "-") == 0) {
+			if (signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
+				goto fail;
+		} else if (signet_file_check(jobs[i].path, &err) < 0) {
 			goto fail;
+		}
 	}
 	if (out_dir != NULL && check_stems(jobs, njobs, &err) < 0)
 		goto fail;
@@ -467,7 +530,7 @@ int cmd_sign(int argc, char **argv)
 		pool.njobs = njobs;
 		pool.label = label;
 		/* Threads pay off from a few dozen CSRs; one thread below that. */
-		pool.nthreads = njobs < 64 ? 1 : (int)(cpus < 1 ? 1 : cpus > 16 ? 16 : cpus);
+		pool.nthreads = njobs < THREADED_BATCH ? 1 : (int)(cpus < 1 ? 1 : cpus > 16 ? 16 : cpus);
 		pool.phase = 1;
 	}
 	if (signet_db_begin(signet_ca_db(ca), &err) < 0)

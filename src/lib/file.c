@@ -22,6 +22,7 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 	int fd = -1, rc = -1;
 	unsigned char *buf = NULL;
 	size_t cap = 0, n = 0;
+	size_t first = 16384; /* the first buffer: the file's size when known */
 	int is_stdin = strcmp(path, "-") == 0;
 
 	*data = NULL;
@@ -37,11 +38,16 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 		       strerror(errno));
 		ENSURE(!S_ISDIR(st.st_mode), err, SIGNET_E_IO,
 		       "%s: is a directory, expected a file", path);
+		ENSURE(!S_ISREG(st.st_mode) || st.st_size <= (off_t)SIGNET_FILE_MAX, err,
+		       SIGNET_E_IO, "%s: file larger than %u MiB", path, SIGNET_FILE_MAX >> 20);
+		/* Room for the whole file, its NUL, and the read that sees EOF. */
+		if (S_ISREG(st.st_mode))
+			first = (size_t)st.st_size + 2;
 	}
 	for (;;) {
 		ssize_t r;
-		if (n + 4096 + 1 > cap) {
-			size_t ncap = cap ? cap * 2 : 16384;
+		if (n + 1 >= cap) {
+			size_t ncap = cap ? cap * 2 : first;
 			unsigned char *nb;
 			ENSURE(n < SIGNET_FILE_MAX, err, SIGNET_E_IO,
 			       "%s: file larger than %u MiB", path,
@@ -94,6 +100,21 @@ static int write_all(int fd, const void *data, size_t len)
 		p += w;
 		len -= (size_t)w;
 	}
+	return 0;
+}
+
+int signet_file_check(const char *path, struct signet_err *err)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		return 0;
+	if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+		return signet_err_set(err, SIGNET_E_IO, "%s: cannot open: %s", path,
+				      strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return signet_err_set(err, SIGNET_E_IO, "%s: is a directory, expected a file",
+				      path);
 	return 0;
 }
 

@@ -157,6 +157,19 @@ test_expect_success 'a bad CSR amid 100 (signed on several threads): nothing rec
 	test ! -e big.pem && test -z "$(ls bigout 2>/dev/null)"
 '
 
+test_expect_success 'a missing CSR amid 100 is named before the CA key is unlocked (3)' '
+	before=$(count_records) &&
+	echo "not the passphrase" >wrong.pass &&
+	expect_fail 3 "bigbad/host999.csr: cannot open" env SIGNET_PASS_FILE=wrong.pass \
+		$SIGNET sign --profile server --out big.pem csrs/host0[0-9][0-9].csr bigbad/host999.csr &&
+	mkdir dir.csr &&
+	expect_fail 3 "dir.csr: is a directory" env SIGNET_PASS_FILE=wrong.pass \
+		$SIGNET sign --profile server --out big.pem csrs/host0[0-9][0-9].csr dir.csr &&
+	expect_fail 5 "" env SIGNET_PASS_FILE=wrong.pass \
+		$SIGNET sign --profile server --out big.pem csrs/host0[0-9][0-9].csr &&
+	test $(count_records) = $before && test ! -e big.pem
+'
+
 test_expect_success '--chain with several CSRs is a usage error (2)' '
 	expect_fail 2 "single CSR" $SIGNET sign --profile server --out x.pem --chain c.pem \
 		csrs/host001.csr csrs/host002.csr &&

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -176,6 +177,74 @@ static void test_empty_file(void **state)
 	free(data);
 }
 
+/* Reads of every size around the buffer's edges (the first buffer is the
+ * file's size), and of a FIFO, whose size is unknown, come back whole. */
+static void test_read_sizes(void **state)
+{
+	static const size_t sizes[] = { 1, 2, 4095, 4096, 4097, 16383, 16384, 16385, 300001 };
+	struct signet_err err = { 0 };
+	char p[512];
+	unsigned char *buf = malloc(300001), *data = NULL;
+	size_t len = 0;
+	(void)state;
+	assert_non_null(buf);
+	for (size_t i = 0; i < 300001; i++)
+		buf[i] = (unsigned char)(i * 7 + 1);
+	path(p, sizeof(p), "sized");
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		assert_int_equal(signet_file_write(p, buf, sizes[k], 0644, SIGNET_WRITE_NOSYNC, &err), 0);
+		assert_int_equal(signet_file_read(p, &data, &len, &err), 0);
+		assert_int_equal(len, sizes[k]);
+		assert_memory_equal(data, buf, len);
+		assert_int_equal(data[len], '\0');
+		free(data);
+	}
+	/* a FIFO: its size says 0; the reader grows its buffer */
+	path(p, sizeof(p), "fifo");
+	assert_int_equal(mkfifo(p, 0600), 0);
+	{
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct signet_err e2 = { 0 };
+			_exit(signet_file_write(p, buf, 100000, 0644, 0, &e2) == 0 ? 0 : 1);
+		}
+		assert_int_equal(signet_file_read(p, &data, &len, &err), 0);
+		assert_int_equal(len, 100000);
+		assert_memory_equal(data, buf, len);
+		free(data);
+		{
+			int status = 0;
+			assert_int_equal(waitpid(pid, &status, 0), pid);
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+	}
+	{
+		struct stat st;
+		assert_int_equal(lstat(p, &st), 0);
+		assert_true(S_ISFIFO(st.st_mode)); /* written in place, not replaced */
+	}
+	free(buf);
+}
+
+/* signet_file_check names what signet_file_read would refuse. */
+static void test_check(void **state)
+{
+	struct signet_err err = { 0 };
+	char p[512];
+	(void)state;
+	path(p, sizeof(p), "there");
+	assert_int_equal(signet_file_write(p, "x", 1, 0644, 0, &err), 0);
+	assert_int_equal(signet_file_check(p, &err), 0);
+	assert_int_equal(signet_file_check("-", &err), 0);
+	path(p, sizeof(p), "missing");
+	assert_int_equal(signet_file_check(p, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_IO);
+	assert_non_null(strstr(err.msg, "missing: cannot open"));
+	assert_int_equal(signet_file_check(dir, &err), -1);
+	assert_non_null(strstr(err.msg, "is a directory"));
+}
+
 static void test_dir_make_and_join(void **state)
 {
 	struct signet_err err = { 0 };
@@ -207,6 +276,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nosync_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_make_and_join, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
