@@ -71,17 +71,28 @@ struct signet_ca {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static int random_serial(X509 *x, struct signet_err *err)
+/* 18 octets: the issuance time in units of 4 s (32 bits: positive, never
+ * a leading zero octet, until the year 2242) followed by 112 bits from the
+ * CSPRNG.  The random part makes serials unpredictable, as RFC 5280 and the
+ * CA/Browser Forum ask (at least 64 bits); the time part makes them grow,
+ * so the database's unique serial index takes each new serial at its end
+ * instead of on a random page: a batch of 5000 into a CA of 200k records
+ * dirtied ~2400 index pages with fully random serials. */
+static int random_serial(X509 *x, time_t now, struct signet_err *err)
 {
-	unsigned char buf[16];
+	unsigned char buf[18];
+	uint32_t t = (uint32_t)((uint64_t)(now > 0 ? now : 0) / 4);
 	BIGNUM *bn = NULL;
 	int rc = -1;
 
-	do {
-		ENSURE_OSSL(RAND_bytes(buf, sizeof(buf)) == 1, err, SIGNET_E_INTERNAL,
-			    "no randomness for the serial number");
-		buf[0] &= 0x7f; /* positive, and at most 16 octets in DER */
-	} while (buf[0] == 0 && buf[1] == 0); /* keep >= 64 random bits in use */
+	buf[0] = (unsigned char)(t >> 24);
+	buf[1] = (unsigned char)(t >> 16);
+	buf[2] = (unsigned char)(t >> 8);
+	buf[3] = (unsigned char)t;
+	ENSURE(buf[0] != 0 && buf[0] < 0x80, err, SIGNET_E_INTERNAL,
+	       "the clock is not set (serial numbers carry the time)");
+	ENSURE_OSSL(RAND_bytes(buf + 4, sizeof(buf) - 4) == 1, err, SIGNET_E_INTERNAL,
+		    "no randomness for the serial number");
 	bn = BN_bin2bn(buf, sizeof(buf), NULL);
 	ENSURE_OSSL(bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL,
 		    err, SIGNET_E_INTERNAL, "cannot set serial number");
@@ -238,7 +249,7 @@ static X509 *make_ca_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY 
 			    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) &&
 			    X509_set_pubkey(x, key),
 		    err, SIGNET_E_INTERNAL, "cannot build CA certificate");
-	TRY(random_serial(x, err));
+	TRY(random_serial(x, now, err));
 	TRY(set_validity(x, now, (long)days * 86400, err));
 	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0)
 		ENSURE_OSSL(X509_set1_notAfter(x, X509_get0_notAfter(issuer)), err,
@@ -859,7 +870,7 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 			    X509_set_issuer_name(x, X509_get_subject_name(ca->signer)),
 		    err, SIGNET_E_INTERNAL, "cannot build certificate");
 	TRY(copy_req_pubkey(x, r->csr, err));
-	TRY(random_serial(x, err));
+	TRY(random_serial(x, now, err));
 	TRY(set_validity(x, now, (long)days * 86400, err));
 	ENSURE(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->signer)) <= 0, err,
 	       SIGNET_E_POLICY,

@@ -90,6 +90,31 @@ for f in sys.argv[1:]:
 	test "$($SIGNET list --json | $PYTHON -c "import json,sys; r=json.load(sys.stdin); print(len(r)-len({x[\"serial\"] for x in r}))")" = 0
 '
 
+test_expect_success 'serials: issuance time / 4, then 112 random bits (Python reads them)' '
+	t0=$(date +%s) &&
+	$SIGNET sign --profile server --out timed.pem csrs/host0[0-9][0-9].csr 2>/dev/null &&
+	t1=$(date +%s) &&
+	$PYTHON - $t0 $t1 <<-PY
+	import sys
+	from cryptography import x509
+	t0, t1 = int(sys.argv[1]), int(sys.argv[2])
+	end = b"-----END CERTIFICATE-----\n"
+	certs = [x509.load_pem_x509_certificate(p + end)
+	         for p in open("timed.pem", "rb").read().split(end) if p.strip()]
+	assert len(certs) == 100, len(certs)
+	low = set()
+	for c in certs:
+	    s = c.serial_number
+	    assert (s.bit_length() + 7) // 8 == 18, hex(s)
+	    assert t0 // 4 <= s >> 112 <= t1 // 4, (hex(s), t0, t1)
+	    low.add(s & ((1 << 112) - 1))
+	assert len(low) == 100
+	# 100 x 112 random bits: about half of them set
+	ones = sum(bin(v).count("1") for v in low)
+	assert 0.45 < ones / (100 * 112) < 0.55, ones
+	PY
+'
+
 test_expect_success 'the database refuses a duplicate serial by itself' '
 	s=$(sqlite3 ca/signet.db "SELECT serial FROM certs LIMIT 1") &&
 	! sqlite3 ca/signet.db "INSERT INTO certs (serial, fingerprint, issuer, subject, profile, not_before, not_after, issued_at, der) VALUES ('"'"'$s'"'"', '"'"'x'"'"', '"'"'i'"'"', '"'"'s'"'"', '"'"'p'"'"', 0, 0, 0, x'"'"'00'"'"')" 2>/dev/null

@@ -315,12 +315,29 @@ static void test_serials_unique_and_recorded(void **state)
 	char serials[50][48];
 	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
 	for (int i = 0; i < 50; i++) {
+		time_t before = time(NULL);
 		X509 *x = sign(ca, r, SIGNET_PROFILE_SERVER, 1, &err);
+		time_t after = time(NULL);
 		struct signet_record rec;
+		unsigned char b[18];
+		uint32_t prefix;
 		assert_non_null(x);
 		signet_serial_hex(X509_get0_serialNumber(x), serials[i], sizeof(serials[i]));
-		for (int j = 0; j < i; j++)
+		/* 18 octets: issuance time / 4, then 112 random bits */
+		{
+			BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+			assert_non_null(bn);
+			assert_int_equal(BN_num_bytes(bn), 18);
+			assert_int_equal(BN_bn2binpad(bn, b, sizeof(b)), 18);
+			BN_free(bn);
+		}
+		prefix = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		assert_true(prefix >= (uint32_t)(before / 4) && prefix <= (uint32_t)(after / 4));
+		for (int j = 0; j < i; j++) {
 			assert_string_not_equal(serials[i], serials[j]);
+			/* the random parts differ, not just the time */
+			assert_string_not_equal(serials[i] + 8, serials[j] + 8);
+		}
 		assert_int_equal(signet_db_get(signet_ca_db(ca), serials[i], &rec, &err), 0);
 		assert_string_equal(rec.profile, "server");
 		signet_record_clear(&rec);
