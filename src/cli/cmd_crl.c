@@ -15,6 +15,7 @@
 #include <signet/file.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -46,7 +47,12 @@ static const char usage[] =
 static int keep_base(const char *der_file, const char *basepath, const unsigned char *der,
 		     size_t der_len, struct signet_err *err)
 {
-	if (der_file != NULL && strcmp(der_file, "-") != 0) {
+	struct stat st;
+
+	/* Only a regular file is linked: a FIFO or a device as the base would
+	 * hang or mislead the next --delta. */
+	if (der_file != NULL && strcmp(der_file, "-") != 0 && stat(der_file, &st) == 0 &&
+	    S_ISREG(st.st_mode)) {
 		char tmp[4300];
 		int linked;
 		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.link.%ld", basepath, (long)getpid()) >=

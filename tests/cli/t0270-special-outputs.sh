@@ -40,6 +40,17 @@ test_expect_success 'key new --out FIFO: the key goes through, nothing left besi
 	test -z "$(ls | grep "\.tmp\.")"
 '
 
+test_expect_success 'crl --der --out FIFO: the CRL goes through; a later --delta does not hang' '
+	{ timeout 20 cat pipe.pem >crl.der & } &&
+	$SIGNET crl --der --out pipe.pem 2>err &&
+	wait &&
+	test -p pipe.pem &&
+	openssl crl -inform DER -in crl.der -noout &&
+	timeout 20 $SIGNET crl --delta --out delta.pem 2>err &&
+	openssl crl -in delta.pem -noout -text | grep -q "Delta CRL Indicator" &&
+	! find ca -type p | grep -q .
+'
+
 test_expect_success 'sign --out SYMLINK: the link stays, its target gets the certificate' '
 	mkdir real && : >real/target.pem && ln -s real/target.pem link.pem &&
 	$SIGNET sign good.csr --profile server --out link.pem 2>err &&
