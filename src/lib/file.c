@@ -155,13 +155,54 @@ static int write_in_place(const char *path, const void *data, size_t len,
 	return 0;
 }
 
+/*
+ * A new file made whole before it has a name: an unnamed O_TMPFILE inode
+ * in dir, written (and synced), then linked in as path.  One directory
+ * entry instead of a temporary name, its removal and the rename's new
+ * one.  The link fails if path appeared meanwhile, so nothing is ever
+ * overwritten here.  Returns 0, -1 with *err set, or 1 when the file
+ * system or /proc cannot do it (the caller then renames a named temporary)
+ * or when path appeared and replacing it is allowed.
+ */
+static int write_unnamed(const char *path, const char *dir, const void *data, size_t len,
+			 mode_t mode, int flags, struct signet_err *err)
+{
+	char fdpath[64];
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode), rc = -1, e;
+
+	if (fd < 0)
+		return 1;
+	ENSURE(write_all(fd, data, len) == 0, err, SIGNET_E_IO, "%s: write failed: %s", path,
+	       strerror(errno));
+	if (!(flags & SIGNET_WRITE_NOSYNC))
+		ENSURE(fsync(fd) == 0, err, SIGNET_E_IO, "%s: fsync failed: %s", path,
+		       strerror(errno));
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
+		e = errno;
+		ENSURE(e != EEXIST || !(flags & SIGNET_WRITE_EXCL), err, SIGNET_E_EXISTS,
+		       "%s: cannot create: %s", path, strerror(e));
+		rc = 1;
+		goto out;
+	}
+	rc = 0;
+out:
+	{
+		int cr = close(fd);
+		if (rc == 0 && cr != 0)
+			rc = signet_err_set(err, SIGNET_E_IO, "%s: close failed: %s", path,
+					    strerror(errno));
+	}
+	return rc;
+}
+
 int signet_file_write(const char *path, const void *data, size_t len,
 		      mode_t mode, int flags, struct signet_err *err)
 {
 	static unsigned counter;
 	char tmp[4096], dirbuf[4096], real[PATH_MAX];
 	struct stat st;
-	int fd = -1, rc = -1, have_tmp = 0;
+	int fd = -1, rc = -1, have_tmp = 0, exists;
 	const char *dir;
 
 	if (strcmp(path, "-") == 0) {
@@ -177,7 +218,8 @@ int signet_file_write(const char *path, const void *data, size_t len,
 	 * pipe) is written in place: renaming a temporary file over it would
 	 * replace /dev/null with a regular file.  A symbolic link to a regular
 	 * file keeps the link; its target is replaced atomically. */
-	if (stat(path, &st) == 0) {
+	exists = stat(path, &st) == 0;
+	if (exists) {
 		ENSURE(!S_ISDIR(st.st_mode), err, SIGNET_E_IO, "%s: is a directory", path);
 		if (!S_ISREG(st.st_mode))
 			return write_in_place(path, data, len, err);
@@ -191,6 +233,17 @@ int signet_file_write(const char *path, const void *data, size_t len,
 	       "%s: path too long", path);
 	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
 	dir = dirname(dirbuf);
+	if (!exists) {
+		rc = write_unnamed(path, dir, data, len, mode, flags, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			if (!(flags & SIGNET_WRITE_NOSYNC))
+				return signet_dir_sync(dir, err);
+			return 0;
+		}
+		rc = -1;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
 		 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
