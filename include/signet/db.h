@@ -78,6 +78,14 @@ struct signet_revoked {
 struct signet_db;
 
 struct signet_db *signet_db_open(const char *url, struct signet_err *err);
+
+enum {
+	/* Refuse a database that is missing or holds no signet schema yet,
+	 * instead of creating one: a CA's records are never silently
+	 * replaced by an empty database. */
+	SIGNET_DB_MUST_EXIST = 1 << 0,
+};
+struct signet_db *signet_db_open_ex(const char *url, int flags, struct signet_err *err);
 void signet_db_close(struct signet_db *db);
 
 int signet_db_begin(struct signet_db *db, struct signet_err *err);

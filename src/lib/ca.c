@@ -211,7 +211,8 @@ static int record_cert(struct signet_db *db, X509 *x, const char *issuer_id,
  * the CA directory, never to wherever signet runs), or a URL.  init and
  * open share this so that both always mean the same file.
  */
-static struct signet_db *open_ca_db(const char *dir, const char *spec, struct signet_err *err)
+static struct signet_db *open_ca_db(const char *dir, const char *spec, int flags,
+				    struct signet_err *err)
 {
 	char path[4200];
 	const char *file = NULL;
@@ -223,10 +224,10 @@ static struct signet_db *open_ca_db(const char *dir, const char *spec, struct si
 	else if (strstr(spec, "://") == NULL && spec[0] != '/' && strncmp(spec, "sqlite:", 7) != 0)
 		file = spec;
 	if (file == NULL)
-		return signet_db_open(spec, err);
+		return signet_db_open_ex(spec, flags, err);
 	if (signet_path_join(path, sizeof(path), dir, file, err) < 0)
 		return NULL;
-	return signet_db_open(path, err);
+	return signet_db_open_ex(path, flags, err);
 }
 
 /* ---- init ------------------------------------------------------------- */
@@ -391,7 +392,7 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 		json_array_append_new(arr, json_string(o->exclude[i]));
 	json_object_set_new(cfg, "exclude", arr);
 
-	db = open_ca_db(o->dir, o->database, err);
+	db = open_ca_db(o->dir, o->database, 0, err);
 	if (o->database == NULL)
 		created[n_created++] = "signet.db";
 	TRYP(db);
@@ -525,7 +526,9 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	key_id_hex(ca->signer, ca->signer_id);
 
 	dbspec = cfg_str(ca->config, "database");
-	ca->db = open_ca_db(dir, dbspec, err);
+	/* An existing CA's database must be there: an empty new one would
+	 * drop every record and revocation, and restart the CRL numbers. */
+	ca->db = open_ca_db(dir, dbspec, SIGNET_DB_MUST_EXIST, err);
 	TRYP(ca->db);
 	free(dbspec);
 	return ca;

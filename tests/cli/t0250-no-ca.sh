@@ -32,4 +32,27 @@ test_expect_success '$SIGNET_DIR at a regular file (8 or 3), one line' '
 	{ test $c = 8 || test $c = 3; } && test "$(wc -l <err)" = 1
 '
 
+test_expect_success 'a CA whose signet.db is gone: refused (9), no empty database made' '
+	ca_init lost &&
+	$SIGNET issue a.example --dir lost >/dev/null 2>&1 &&
+	$SIGNET revoke a.example --dir lost --reason keyCompromise >/dev/null 2>&1 &&
+	sqlite3 lost/signet.db ".backup lost-db.bak" &&
+	rm -f lost/signet.db lost/signet.db-wal lost/signet.db-shm &&
+	for cmd in "list" "crl --out c.pem" "issue b.example" "revoke a.example"; do
+		expect_fail 9 "signet.db: the CA database is missing" $SIGNET $cmd --dir lost || return 1
+	done &&
+	test ! -e lost/signet.db && test ! -e c.pem && test ! -e b.example.key
+'
+test_expect_success 'a CA whose signet.db is empty (0 bytes): refused (9), file untouched' '
+	: >lost/signet.db &&
+	expect_fail 9 "signet.db: the CA database is empty" $SIGNET crl --dir lost --out c.pem &&
+	expect_fail 9 "signet.db: the CA database is empty" $SIGNET list --dir lost &&
+	test ! -s lost/signet.db && test ! -e c.pem
+'
+test_expect_success 'the restored database works again, its revocation intact' '
+	rm -f lost/signet.db && cp lost-db.bak lost/signet.db &&
+	$SIGNET list --dir lost --status revoked --json >r.json &&
+	grep -q "CN=a.example" r.json
+'
+
 test_done

@@ -18,13 +18,18 @@ void signet_record_clear(struct signet_record *r)
 	r->reason = -1;
 }
 
-struct signet_db *signet_db_open(const char *url, struct signet_err *err)
+struct signet_db *signet_db_open_ex(const char *url, int flags, struct signet_err *err)
 {
 	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-		return signet_db_pg_open(url, err);
+		return signet_db_pg_open(url, flags, err);
 	if (strncmp(url, "sqlite:", 7) == 0)
 		url += 7;
-	return signet_db_sqlite_open(url, err);
+	return signet_db_sqlite_open(url, flags, err);
+}
+
+struct signet_db *signet_db_open(const char *url, struct signet_err *err)
+{
+	return signet_db_open_ex(url, 0, err);
 }
 
 void signet_db_close(struct signet_db *db)

@@ -34,7 +34,7 @@ struct signet_db {
 	const struct signet_db_ops *ops;
 };
 
-struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err);
-struct signet_db *signet_db_pg_open(const char *conninfo, struct signet_err *err);
+struct signet_db *signet_db_sqlite_open(const char *path, int flags, struct signet_err *err);
+struct signet_db *signet_db_pg_open(const char *conninfo, int flags, struct signet_err *err);
 
 #endif

@@ -182,7 +182,7 @@ static void put_i64(char buf[8], int64_t v)
 		buf[i] = (char)(x & 0xff);
 }
 
-static int migrate(struct pg_db *d, struct signet_err *err)
+static int migrate(struct pg_db *d, int must_exist, struct signet_err *err)
 {
 	PGresult *res;
 	int version = 0;
@@ -200,6 +200,12 @@ static int migrate(struct pg_db *d, struct signet_err *err)
 	if (PQntuples(res) > 0)
 		version = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	if (must_exist && version == 0) {
+		signet_err_set(err, SIGNET_E_DB,
+			       "postgresql: the database holds no signet tables (is it the CA's "
+			       "database? signet will not start an empty one for an existing CA)");
+		goto fail;
+	}
 	if (version > SCHEMA_VERSION) {
 		signet_err_set(err, SIGNET_E_DB,
 			       "postgresql: schema version %d is newer than this signet "
@@ -567,7 +573,7 @@ static const struct signet_db_ops pg_ops = {
 	.data_version = p_data_version,
 };
 
-struct signet_db *signet_db_pg_open(const char *conninfo, struct signet_err *err)
+struct signet_db *signet_db_pg_open(const char *conninfo, int flags, struct signet_err *err)
 {
 	struct pg_db *d;
 
@@ -593,7 +599,8 @@ struct signet_db *signet_db_pg_open(const char *conninfo, struct signet_err *err
 				*p = (p[1] ? ' ' : '\0');
 		goto fail;
 	}
-	if (run(d, "SET client_min_messages = warning", err) < 0 || migrate(d, err) < 0)
+	if (run(d, "SET client_min_messages = warning", err) < 0 ||
+	    migrate(d, (flags & SIGNET_DB_MUST_EXIST) != 0, err) < 0)
 		goto fail;
 	return &d->base;
 fail:
@@ -604,9 +611,10 @@ fail:
 
 #else
 
-struct signet_db *signet_db_pg_open(const char *conninfo, struct signet_err *err)
+struct signet_db *signet_db_pg_open(const char *conninfo, int flags, struct signet_err *err)
 {
 	(void)conninfo;
+	(void)flags;
 	signet_err_set(err, SIGNET_E_DB,
 		       "this signet was built without libpq, so postgresql:// databases are "
 		       "not available; install libpq-dev and rebuild");

@@ -605,9 +605,23 @@ static void shim_register(void)
 		shim_vfs.zName = NULL;
 }
 
-struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err)
+/* The schema version of an open database (0: none yet), or -1. */
+static int schema_version(struct sqlite_db *d)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return version;
+}
+
+struct signet_db *signet_db_sqlite_open(const char *path, int flags, struct signet_err *err)
 {
 	struct sqlite_db *d = calloc(1, sizeof(*d));
+	int must_exist = (flags & SIGNET_DB_MUST_EXIST) != 0;
 
 	if (d == NULL) {
 		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
@@ -616,11 +630,25 @@ struct signet_db *signet_db_sqlite_open(const char *path, struct signet_err *err
 	d->base.ops = &sqlite_ops;
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	pthread_once(&shim_once, shim_register);
+	if (must_exist && access(path, F_OK) != 0) {
+		signet_err_set(err, SIGNET_E_DB,
+			       "%s: the CA database is missing (restore it from a backup; "
+			       "signet will not start an empty one for an existing CA)", path);
+		goto fail;
+	}
 	if (sqlite3_open_v2(path, &d->h,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    SQLITE_OPEN_READWRITE | (must_exist ? 0 : SQLITE_OPEN_CREATE) |
+				    SQLITE_OPEN_NOMUTEX,
 			    shim_vfs.zName) != SQLITE_OK) {
 		signet_err_set(err, SIGNET_E_DB, "%s: cannot open database: %s", path,
 			       d->h ? sqlite3_errmsg(d->h) : "out of memory");
+		goto fail;
+	}
+	/* Checked before anything writes to the file (the WAL switch would). */
+	if (must_exist && schema_version(d) == 0) {
+		signet_err_set(err, SIGNET_E_DB,
+			       "%s: the CA database is empty, not a signet database (restore it "
+			       "from a backup)", path);
 		goto fail;
 	}
 	sqlite3_busy_timeout(d->h, 10000);
