@@ -18,7 +18,7 @@ struct signet_ca *cli_ca_open_unlocked(const char *cmd, const char *dir,
 		return NULL;
 	}
 	if (signet_ca_encrypted(ca)) {
-		pass = cli_pass_get(pass_file, "CA passphrase: ", 0, &err);
+		pass = cli_pass_get(pass_file, "--pass-file", CLI_PASS_ENV, "CA passphrase: ", 0, &err);
 		if (pass == NULL)
 			goto fail;
 	}

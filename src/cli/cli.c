@@ -105,14 +105,14 @@ static char *read_tty_line(int fd, const char *prompt, struct signet_err *err)
 	return res;
 }
 
-char *cli_pass_get(const char *pass_file, const char *prompt, int confirm,
-		   struct signet_err *err)
+char *cli_pass_get(const char *pass_file, const char *opt, int use_env, const char *prompt,
+		   int confirm, struct signet_err *err)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
 	char *pass = NULL;
 
-	if (pass_file == NULL)
+	if (pass_file == NULL && use_env == CLI_PASS_ENV)
 		pass_file = getenv("SIGNET_PASS_FILE");
 	if (pass_file != NULL && *pass_file != '\0') {
 		if (signet_file_read(pass_file, &data, &len, err) < 0) {
@@ -136,8 +136,8 @@ char *cli_pass_get(const char *pass_file, const char *prompt, int confirm,
 			if (fd >= 0)
 				close(fd);
 			signet_err_set(err, SIGNET_E_PASS,
-				       "a passphrase is needed: give --pass-file FILE or "
-				       "$SIGNET_PASS_FILE, or run on a terminal");
+				       "a passphrase is needed: give %s FILE%s, or run on a terminal",
+				       opt, use_env == CLI_PASS_ENV ? " or $SIGNET_PASS_FILE" : "");
 			return NULL;
 		}
 		pass = read_tty_line(fd, prompt, err);

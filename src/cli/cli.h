@@ -34,14 +34,22 @@ void cli_warn(const char *cmd, const char *fmt, ...)
 /* True when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);
 
+/* Where cli_pass_get may look: the option the user gives the file with
+ * (named when no passphrase can be had), and whether $SIGNET_PASS_FILE,
+ * which holds the CA passphrase, may stand in for it. */
+enum { CLI_PASS_NO_ENV = 0, CLI_PASS_ENV = 1 };
+
 /*
- * Obtains a passphrase: from pass_file if given, else $SIGNET_PASS_FILE,
- * else a no-echo prompt on the terminal (twice when confirm is set).
- * The first line of the file is used, without its newline.  The result is
- * a malloc'ed string the caller wipes with cli_pass_free.
+ * Obtains a passphrase: from pass_file if given, else $SIGNET_PASS_FILE
+ * when use_env is CLI_PASS_ENV, else a no-echo prompt on the terminal
+ * (twice when confirm is set).  The first line of the file is used,
+ * without its newline.  The result is a malloc'ed string the caller wipes
+ * with cli_pass_free.  $SIGNET_PASS_FILE is not used for the passphrase of
+ * a new PKCS#12 bundle or of an issued certificate's key: that would hand
+ * the CA passphrase to whoever receives them.
  */
-char *cli_pass_get(const char *pass_file, const char *prompt, int confirm,
-		   struct signet_err *err);
+char *cli_pass_get(const char *pass_file, const char *opt, int use_env, const char *prompt,
+		   int confirm, struct signet_err *err);
 void cli_pass_free(char *pass);
 
 /* The CA directory: --dir, else $SIGNET_DIR, else ./signet-ca. */

@@ -91,7 +91,8 @@ int cmd_csr(int argc, char **argv)
 	if (signet_file_read(keyfile, &data, &len, &err) < 0)
 		goto fail;
 	if (signet_key_pem_is_encrypted(data, len)) {
-		pass = cli_pass_get(pass_file, "Passphrase for the key: ", 0, &err);
+		pass = cli_pass_get(pass_file, "--pass-file", CLI_PASS_ENV,
+				    "Passphrase for the key: ", 0, &err);
 		if (pass == NULL)
 			goto fail;
 	}

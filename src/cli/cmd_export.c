@@ -117,7 +117,8 @@ int cmd_export(int argc, char **argv)
 			goto fail;
 		}
 		if (signet_key_pem_is_encrypted(data, len) &&
-		    (kpass = cli_pass_get(key_pass_file, "Key passphrase: ", 0, &err)) == NULL)
+		    (kpass = cli_pass_get(key_pass_file, "--key-pass-file", CLI_PASS_NO_ENV,
+				      "Key passphrase: ", 0, &err)) == NULL)
 			goto fail;
 		key = signet_key_parse(data, len, kpass, keyfile, &err);
 		if (key == NULL)
@@ -127,7 +128,8 @@ int cmd_export(int argc, char **argv)
 				       "%s is not the key of certificate %s", keyfile, rec.serial);
 			goto fail;
 		}
-		pass = cli_pass_get(p12_pass_file, "Passphrase for the PKCS#12 file: ", 1, &err);
+		pass = cli_pass_get(p12_pass_file, "--p12-pass-file", CLI_PASS_NO_ENV,
+				    "Passphrase for the PKCS#12 file: ", 1, &err);
 		if (pass == NULL)
 			goto fail;
 		bundle = PKCS12_create(pass, rec.name ? rec.name : rec.serial, key, cert, cas, 0, 0,

@@ -143,7 +143,8 @@ int cmd_init(int argc, char **argv)
 			"signet init: WARNING: use this for throwaway demo CAs only.\n",
 			o.dir);
 	} else {
-		pass = cli_pass_get(pass_file, "Passphrase for the new CA keys: ", 1, &err);
+		pass = cli_pass_get(pass_file, "--pass-file", CLI_PASS_ENV,
+				    "Passphrase for the new CA keys: ", 1, &err);
 		if (pass == NULL)
 			return cli_fail("init", &err);
 	}

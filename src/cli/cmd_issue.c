@@ -190,7 +190,8 @@ int cmd_issue(int argc, char **argv)
 		goto fail;
 	}
 	if (encrypt) {
-		key_pass = cli_pass_get(key_pass_file, "Passphrase for the new key: ", 1, &err);
+		key_pass = cli_pass_get(key_pass_file, "--key-pass-file", CLI_PASS_NO_ENV,
+					"Passphrase for the new key: ", 1, &err);
 		if (key_pass == NULL)
 			goto fail;
 	}

@@ -69,7 +69,8 @@ int cmd_key(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error("key", "unexpected argument '%s'", argv[optind]);
 	if (encrypt) {
-		pass = cli_pass_get(pass_file, "Passphrase for the new key: ", 1, &err);
+		pass = cli_pass_get(pass_file, "--pass-file", CLI_PASS_ENV, "Passphrase for the new key: ",
+				    1, &err);
 		if (pass == NULL)
 			return cli_fail("key", &err);
 	}

@@ -346,7 +346,8 @@ int cmd_show(int argc, char **argv)
 		int enc = signet_key_pem_is_encrypted(data, len);
 		char *pass = NULL;
 		EVP_PKEY *k;
-		if (enc && (pass = cli_pass_get(pass_file, "Key passphrase: ", 0, &err)) == NULL)
+		if (enc && (pass = cli_pass_get(pass_file, "--pass-file", CLI_PASS_ENV,
+						"Key passphrase: ", 0, &err)) == NULL)
 			goto fail;
 		k = signet_key_parse(data, len, pass, path, &err);
 		cli_pass_free(pass);

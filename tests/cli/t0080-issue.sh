@@ -75,6 +75,13 @@ test_expect_success '--encrypt-key with --key-pass-file' '
 	openssl pkey -in enc.example.com.key -passin file:lp -noout
 '
 
+test_expect_success '--encrypt-key never takes $SIGNET_PASS_FILE (the CA passphrase) (5)' '
+	test -n "$SIGNET_PASS_FILE" &&
+	expect_fail 5 "give --key-pass-file FILE, or run on a terminal" \
+		$SIGNET issue envkey.example.com --encrypt-key </dev/null &&
+	test ! -e envkey.example.com.key && test ! -e envkey.example.com.crt
+'
+
 test_expect_success 'issue --profile sub-ca is refused (2)' '
 	expect_fail 2 "sub-CA" $SIGNET issue subby --profile sub-ca &&
 	test ! -e subby.key

@@ -70,6 +70,13 @@ test_expect_success 'export of an encrypted key needs its passphrase' '
 	openssl pkey -in bob.key -passin file:kp -pubout >y && cmp x y
 '
 
+test_expect_success '$SIGNET_PASS_FILE (the CA passphrase) never protects a p12 (5)' '
+	test -n "$SIGNET_PASS_FILE" &&
+	expect_fail 5 "give --p12-pass-file FILE, or run on a terminal" \
+		$SIGNET export alice --p12 envpass.p12 </dev/null &&
+	test ! -e envpass.p12
+'
+
 test_expect_success 'export of an unknown serial or name fails (10)' '
 	expect_fail 10 "nobody" $SIGNET export nobody --chain x.pem &&
 	test ! -e x.pem
