@@ -16,6 +16,7 @@
 #include <signet/name.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -70,7 +71,8 @@ int cmd_issue(int argc, char **argv)
 	enum signet_key_type kt = SIGNET_KEY_EC_P256;
 	const char *out_dir = ".", *dir = NULL, *pass_file = NULL, *subject = NULL;
 	const char *key_pass_file = NULL, *name;
-	int encrypt = 0, force = 0, c, rc = SIGNET_E_INTERNAL;
+	int encrypt = 0, force = 0, key_written = 0, c, rc = SIGNET_E_INTERNAL;
+	struct stat st;
 	GENERAL_NAMES *sans = NULL;
 	X509_NAME *subj = NULL;
 	X509_REQ *req = NULL;
@@ -183,7 +185,7 @@ int cmd_issue(int argc, char **argv)
 	snprintf(f, sizeof(f), "%s.chain.pem", name);
 	if (signet_path_join(chpath, sizeof(chpath), out_dir, f, &err) < 0)
 		goto fail;
-	if (!force && access(kpath, F_OK) == 0) {
+	if (!force && lstat(kpath, &st) == 0) { /* a dangling link counts */
 		signet_err_set(&err, SIGNET_E_EXISTS,
 			       "%s already exists; a key is never overwritten (use --force to "
 			       "replace it)", kpath);
@@ -206,15 +208,12 @@ int cmd_issue(int argc, char **argv)
 	req = signet_csr_create(key, subj, sans, &err);
 	if (req == NULL)
 		goto fail;
-	sr.csr = req;
-	sr.name = name;
-	/* Not in a transaction: signet_ca_sign's insert commits on its own. */
-	cert = signet_ca_sign(ca, &sr, &err);
-	if (cert == NULL)
-		goto fail;
 	{
-		/* Exclusive create: a key appearing since the check above is
-		 * still never overwritten without --force. */
+		/* The key is written first, so that no certificate is recorded
+		 * whose key could not be written (a dangling link or an
+		 * unwritable directory at NAME.key).  Exclusive create: a key
+		 * appearing since the check above is still never overwritten
+		 * without --force. */
 		char *kpem = NULL;
 		size_t klen = 0;
 		int wr = signet_key_to_pem(key, key_pass, &kpem, &klen, &err) < 0
@@ -224,13 +223,26 @@ int cmd_issue(int argc, char **argv)
 		signet_secret_free(kpem, klen);
 		if (wr < 0)
 			goto fail;
+		key_written = 1;
 	}
+	sr.csr = req;
+	sr.name = name;
+	/* Not in a transaction: signet_ca_sign's insert commits on its own. */
+	cert = signet_ca_sign(ca, &sr, &err);
+	if (cert == NULL)
+		goto fail;
 	if (signet_cert_pem_append(cert, &pem, &len, &err) < 0 ||
-	    signet_file_write(cpath, pem, len, 0644, 0, &err) < 0)
+	    signet_file_write(cpath, pem, len, 0644, 0, &err) < 0 ||
+	    signet_ca_chain_pem_append(ca, &pem, &len, &err) < 0 ||
+	    signet_file_write(chpath, pem, len, 0644, 0, &err) < 0) {
+		char serial[64];
+		/* Recorded, and its key is on disk: say so, and how to get it. */
+		signet_serial_hex(X509_get0_serialNumber(cert), serial, sizeof(serial));
+		signet_err_prefix(&err, "certificate %s is issued and recorded but not written "
+					"(signet export %s --chain FILE writes it)", serial, serial);
+		key_written = 0;
 		goto fail;
-	if (signet_ca_chain_pem_append(ca, &pem, &len, &err) < 0 ||
-	    signet_file_write(chpath, pem, len, 0644, 0, &err) < 0)
-		goto fail;
+	}
 	{
 		char serial[64];
 		signet_serial_hex(X509_get0_serialNumber(cert), serial, sizeof(serial));
@@ -242,6 +254,10 @@ int cmd_issue(int argc, char **argv)
 	rc = 0;
 	goto out;
 fail:
+	/* A key made for a certificate that was not issued goes again (never
+	 * a key that --force replaced: that one is already gone). */
+	if (key_written && !force)
+		unlink(kpath);
 	rc = cli_fail("issue", &err);
 out:
 	free(pem);

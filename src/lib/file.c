@@ -210,8 +210,8 @@ int signet_file_write(const char *path, const void *data, size_t len,
 		       "stdout: write failed: %s", strerror(errno));
 		return 0;
 	}
-	if (flags & SIGNET_WRITE_EXCL) {
-		ENSURE(access(path, F_OK) != 0, err, SIGNET_E_EXISTS,
+	if (flags & SIGNET_WRITE_EXCL) { /* a dangling symlink counts too */
+		ENSURE(lstat(path, &st) != 0, err, SIGNET_E_EXISTS,
 		       "%s: already exists (will not overwrite)", path);
 	}
 	/* A device, FIFO or socket (/dev/null, /dev/stdout on a pipe, a named

@@ -82,6 +82,39 @@ test_expect_success '--encrypt-key never takes $SIGNET_PASS_FILE (the CA passphr
 	test ! -e envkey.example.com.key && test ! -e envkey.example.com.crt
 '
 
+count_records() {
+	$SIGNET list --json | $PYTHON -c "import json,sys; print(len(json.load(sys.stdin)))"
+}
+
+test_expect_success 'a dangling link at NAME.key: refused (11) before anything is recorded' '
+	before=$(count_records) &&
+	ln -s /nonexistent/x.key dangle.example.com.key &&
+	expect_fail 11 "dangle.example.com.key.*already exists" $SIGNET issue dangle.example.com &&
+	expect_fail 11 "dangle.example.com.key.*already exists" $SIGNET issue dangle.example.com &&
+	test "$(count_records)" = "$before" &&
+	test -L dangle.example.com.key && test ! -e dangle.example.com.crt
+'
+
+test_expect_success 'NAME.key cannot be written (read-only --out-dir): nothing recorded (3)' '
+	if [ "$(id -u)" = 0 ]; then echo "# running as root: a read-only directory does not bite, skipped"; exit 0; fi
+	before=$(count_records) &&
+	mkdir ro && chmod 555 ro &&
+	expect_fail 3 "ro/ro.example.com.key" $SIGNET issue ro.example.com --out-dir ro &&
+	test "$(count_records)" = "$before" &&
+	test -z "$(ls ro)"
+'
+
+test_expect_success 'a certificate that cannot be written after issuance: says it is recorded' '
+	mkdir cw && mkdir cw/cw.example.com.crt &&
+	expect_fail 3 "certificate [0-9a-f]+ is issued and recorded but not written" \
+		$SIGNET issue cw.example.com --out-dir cw &&
+	test -f cw/cw.example.com.key &&
+	s=$(grep -o "certificate [0-9a-f]*" $TRASH/.fail.err | cut -d" " -f2) &&
+	$SIGNET export "$s" --chain cw/again.pem 2>/dev/null &&
+	openssl x509 -in cw/again.pem -noout -pubkey >a &&
+	openssl pkey -in cw/cw.example.com.key -pubout >b && cmp a b
+'
+
 test_expect_success 'issue --profile sub-ca is refused (2)' '
 	expect_fail 2 "sub-CA" $SIGNET issue subby --profile sub-ca &&
 	test ! -e subby.key
