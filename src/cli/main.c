@@ -11,6 +11,7 @@
 #ifdef SIGNET_STATIC_DEPS
 #include <sqlite3.h>
 #endif
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,6 +97,27 @@ static int cmd_help(int argc, char **argv)
 	return c->fn(2, hargv);
 }
 
+/*
+ * What went to stdout through stdio must have arrived: a full disk
+ * (`signet list >/dev/full`) or a closed stdout fails the command with
+ * exit 3 and one line, instead of exit 0 with the output lost.
+ */
+static int stdout_checked(const char *cmd, int rc)
+{
+	int e;
+
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return rc;
+	e = errno;
+	if (rc == 0) {
+		fprintf(stderr, "signet%s%s: stdout: write failed%s%s\n", cmd ? " " : "",
+			cmd ? cmd : "", e ? ": " : "", e ? strerror(e) : "");
+		rc = SIGNET_E_IO;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
@@ -123,7 +145,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
-		return 0;
+		return stdout_checked(NULL, 0);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 #ifdef SIGNET_STATIC_DEPS
@@ -133,7 +155,7 @@ int main(int argc, char **argv)
 #else
 		printf("signet %s (%s)\n", SIGNET_VERSION, OpenSSL_version(OPENSSL_VERSION));
 #endif
-		return 0;
+		return stdout_checked(NULL, 0);
 	}
 	/* getopt's own messages would make a second stderr line; the commands
 	 * report bad options in one line through cli_bad_option. */
@@ -144,5 +166,5 @@ int main(int argc, char **argv)
 			argv[1]);
 		return SIGNET_E_USAGE;
 	}
-	return c->fn(argc - 1, argv + 1);
+	return stdout_checked(argv[1], c->fn(argc - 1, argv + 1));
 }

@@ -65,4 +65,15 @@ test_expect_success 'sign --out DIRECTORY: refused (3), the directory untouched'
 	test -d outdir && test -z "$(ls outdir)"
 '
 
+test_expect_success 'stdout on a full device or closed: exit 3 and one line, for stdio output too' '
+	test -c /dev/full || { echo "# no /dev/full, skipped"; exit 0; }
+	for cmd in "list" "list --json" "show ca/root.crt" "show --json ca/root.crt" \
+		"verify --json --trust ca/root.crt --chain ca/intermediate.crt got.pem" "--help" "--version" "crl"; do
+		c=0 && { $SIGNET $cmd >/dev/full 2>err || c=$?; } &&
+		{ test "$c" = 3 || { echo "$cmd: exit $c"; cat err; return 1; }; } &&
+		grep -q "stdout: write failed" err && test "$(wc -l <err)" = 1 || return 1
+	done &&
+	c=0 && { $SIGNET list >&- 2>err || c=$?; } && test "$c" = 3 && grep -q "stdout" err
+'
+
 test_done
