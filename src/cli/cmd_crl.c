@@ -8,6 +8,7 @@
  */
 #include "ca_open.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <openssl/pem.h>
 #include <signet/cert.h>
@@ -60,7 +61,9 @@ static int keep_base(const char *der_file, const char *basepath, const unsigned 
 			return signet_file_write(basepath, der, der_len, 0644, SIGNET_WRITE_NOSYNC,
 						 err);
 		(void)unlink(tmp);
-		linked = link(der_file, tmp) == 0 && rename(tmp, basepath) == 0;
+		/* The file itself, never a symlink that names it. */
+		linked = linkat(AT_FDCWD, der_file, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0 &&
+			 rename(tmp, basepath) == 0;
 		(void)unlink(tmp); /* gone after a rename, unless both names were one file */
 		if (linked)
 			return 0;

@@ -51,6 +51,15 @@ test_expect_success 'crl --der --out FIFO: the CRL goes through; a later --delta
 	! find ca -type p | grep -q .
 '
 
+test_expect_success 'crl --der --out SYMLINK: the delta base is the file, not the link' '
+	mkdir pub && : >pub/ca.der && ln -s pub/ca.der crl-link.der &&
+	$SIGNET crl --der --out crl-link.der 2>err &&
+	test -L crl-link.der && openssl crl -inform DER -in pub/ca.der -noout &&
+	! find ca -type l | grep -q . &&
+	timeout 20 $SIGNET crl --delta --out delta2.pem 2>err &&
+	openssl crl -in delta2.pem -noout -text | grep -q "Delta CRL Indicator"
+'
+
 test_expect_success 'sign --out SYMLINK: the link stays, its target gets the certificate' '
 	mkdir real && : >real/target.pem && ln -s real/target.pem link.pem &&
 	$SIGNET sign good.csr --profile server --out link.pem 2>err &&
