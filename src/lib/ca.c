@@ -481,6 +481,17 @@ static char *cfg_str(json_t *cfg, const char *key)
 	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
+/* A CA file must be a regular file: a FIFO or a device in the CA
+ * directory would block the read for ever or feed it garbage. */
+static int ca_file_check(const char *path, struct signet_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return signet_err_set(err, SIGNET_E_PARSE, "%s: not a regular file", path);
+	return 0;
+}
+
 struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 {
 	struct signet_ca *ca = calloc(1, sizeof(*ca));
@@ -496,21 +507,27 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	ENSURE(stat(path, &st) == 0, err, SIGNET_E_NOCA,
 	       "%s: not a signet CA directory (no %s); run `signet init --dir %s` first, "
 	       "or pass --dir / set $SIGNET_DIR", dir, CONFIG_FILE, dir);
+	TRY(ca_file_check(path, err));
 	ca->config = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	ENSURE(ca->config != NULL && json_is_object(ca->config), err, SIGNET_E_PARSE,
-	       "%s: malformed configuration: %s (line %d)", path,
-	       ca->config ? "not a JSON object" : jerr.text, jerr.line);
+	ENSURE(ca->config != NULL, err, SIGNET_E_PARSE, "%s: malformed configuration: %s (line %d)",
+	       path, jerr.text, jerr.line);
+	ENSURE(json_is_object(ca->config), err, SIGNET_E_PARSE,
+	       "%s: malformed configuration: not a JSON object", path);
 	v = json_object_get(ca->config, "version");
 	ENSURE(json_integer_value(v) == 1, err, SIGNET_E_PARSE,
 	       "%s: unsupported configuration version", path);
 	ca->encrypted = json_is_true(json_object_get(ca->config, "encrypted"));
 	v = json_object_get(ca->config, "default_days");
-	ca->default_days = json_is_integer(v) && json_integer_value(v) > 0
-				   ? (int)json_integer_value(v) : 365;
+	ENSURE(v == NULL || (json_is_integer(v) && json_integer_value(v) >= 1 &&
+			     json_integer_value(v) <= 36500),
+	       err, SIGNET_E_PARSE, "%s: default_days must be a whole number of days, 1 to 36500",
+	       path);
+	ca->default_days = v != NULL ? (int)json_integer_value(v) : 365;
 	ca->crl_url = cfg_str(ca->config, "crl_url");
 	ca->ocsp_url = cfg_str(ca->config, "ocsp_url");
 
 	TRY(signet_path_join(path, sizeof(path), dir, "root.crt", err));
+	TRY(ca_file_check(path, err));
 	ca->root = signet_cert_load_light(path, &ca->root_light, err);
 	TRYP(ca->root);
 	ca->chain = sk_X509_new_null();
@@ -519,6 +536,7 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	v = json_object_get(ca->config, "issuer");
 	if (json_is_string(v) && strcmp(json_string_value(v), "intermediate") == 0) {
 		TRY(signet_path_join(path, sizeof(path), dir, "intermediate.crt", err));
+		TRY(ca_file_check(path, err));
 		ca->inter = signet_cert_load_light(path, &ca->inter_light, err);
 		TRYP(ca->inter);
 	}
@@ -578,6 +596,7 @@ int signet_ca_unlock(struct signet_ca *ca, enum signet_ca_signer which, const ch
 		ca->signer = ca->root;
 	TRY(signet_path_join(path, sizeof(path), ca->dir,
 			     ca->signer == ca->root ? "root.key" : "intermediate.key", err));
+	TRY(ca_file_check(path, err));
 	key = signet_key_load(path, pass, err);
 	TRYP(key);
 	/* By encoding for EC and Ed25519; else, or when the encodings differ,

@@ -55,4 +55,26 @@ test_expect_success 'the restored database works again, its revocation intact' '
 	grep -q "CN=a.example" r.json
 '
 
+test_expect_success 'FIFOs in the CA directory are refused (4), never read (no hang)' '
+	ca_init fifo &&
+	for f in signet.json root.crt intermediate.crt intermediate.key; do
+		mv fifo/$f fifo/$f.real && mkfifo fifo/$f &&
+		c=0 && { timeout 20 $SIGNET crl --dir fifo --out fifo.crl 2>err || c=$?; } &&
+		{ test "$c" = 4 || { echo "$f: exit $c"; cat err; return 1; }; } &&
+		grep -q "fifo/$f: not a regular file" err && test "$(wc -l <err)" = 1 &&
+		rm fifo/$f && mv fifo/$f.real fifo/$f || return 1
+	done &&
+	$SIGNET crl --dir fifo --out fifo.crl 2>/dev/null
+'
+test_expect_success 'a malformed signet.json says what is wrong (4)' '
+	cp fifo/signet.json json.good &&
+	echo "[]" >fifo/signet.json &&
+	expect_fail 4 "signet.json: malformed configuration: not a JSON object$" $SIGNET list --dir fifo &&
+	$PYTHON -c "import json; c=json.load(open(\"json.good\")); c[\"default_days\"]=10**12; json.dump(c, open(\"fifo/signet.json\",\"w\"))" &&
+	expect_fail 4 "default_days must be a whole number of days, 1 to 36500" $SIGNET list --dir fifo &&
+	$PYTHON -c "import json; c=json.load(open(\"json.good\")); c[\"default_days\"]=\"90\"; json.dump(c, open(\"fifo/signet.json\",\"w\"))" &&
+	expect_fail 4 "default_days" $SIGNET list --dir fifo &&
+	cp json.good fifo/signet.json && $SIGNET list --dir fifo >/dev/null
+'
+
 test_done
