@@ -20,10 +20,37 @@ void signet_err_clear(struct signet_err *err)
 static void vset(struct signet_err *err, int code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/*
+ * Copies a message that may be longer than err->msg: a long one keeps its
+ * start and its end, joined by "...", since a message usually names a
+ * path first and says what is wrong with it last (a 4000-byte path must
+ * not push "No such file or directory" out).  UTF-8 sequences are not cut.
+ */
+static void fit(struct signet_err *err, const char *full)
+{
+	size_t n = strlen(full), head = 300, tail;
+
+	if (n < sizeof(err->msg)) {
+		memcpy(err->msg, full, n + 1);
+		return;
+	}
+	while (head > 0 && ((unsigned char)full[head] & 0xc0) == 0x80)
+		head--;
+	tail = sizeof(err->msg) - 1 - head - 3;
+	while (tail > 0 && ((unsigned char)full[n - tail] & 0xc0) == 0x80)
+		tail--;
+	memcpy(err->msg, full, head);
+	memcpy(err->msg + head, "...", 3);
+	memcpy(err->msg + head + 3, full + n - tail, tail + 1);
+}
+
 static void vset(struct signet_err *err, int code, const char *fmt, va_list ap)
 {
+	char full[3 * SIGNET_ERR_MSG_MAX + 8192];
+
 	err->code = code;
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vsnprintf(full, sizeof(full), fmt, ap);
+	fit(err, full);
 }
 
 int signet_err_set(struct signet_err *err, int code, const char *fmt, ...)
@@ -69,24 +96,21 @@ int signet_err_ossl(struct signet_err *err, int code, const char *fmt, ...)
 
 void signet_err_prefix(struct signet_err *err, const char *fmt, ...)
 {
-	char pre[512], old[SIGNET_ERR_MSG_MAX];
+	char full[2 * SIGNET_ERR_MSG_MAX + 8192];
 	va_list ap;
+	int n;
 
 	if (err == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(pre, sizeof(pre), fmt, ap);
+	n = vsnprintf(full, sizeof(full) - SIGNET_ERR_MSG_MAX - 2, fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	{
-		size_t pl = strnlen(pre, sizeof(pre) - 1);
-		size_t room = sizeof(err->msg) - pl - 3;
-		size_t ol = strnlen(old, room);
-		memcpy(err->msg, pre, pl);
-		memcpy(err->msg + pl, ": ", 2);
-		memcpy(err->msg + pl + 2, old, ol);
-		err->msg[pl + 2 + ol] = '\0';
-	}
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(full) - SIGNET_ERR_MSG_MAX - 3)
+		n = (int)(sizeof(full) - SIGNET_ERR_MSG_MAX - 3);
+	snprintf(full + n, sizeof(full) - (size_t)n, ": %s", err->msg);
+	fit(err, full);
 }
 
 static const struct {

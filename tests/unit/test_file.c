@@ -245,6 +245,33 @@ static void test_check(void **state)
 	assert_non_null(strstr(err.msg, "is a directory"));
 }
 
+/* A message longer than the error buffer keeps its start and its end: a
+ * 4000-byte path does not push out what is wrong with it. */
+static void test_long_path_error(void **state)
+{
+	struct signet_err err = { 0 };
+	char p[4000];
+	unsigned char *data = NULL;
+	size_t len = 0, n;
+	(void)state;
+	memset(p, 'x', sizeof(p) - 1);
+	p[sizeof(p) - 1] = '\0';
+	for (size_t i = 200; i < sizeof(p) - 1; i += 200)
+		p[i] = '/';
+	assert_int_equal(signet_file_read(p, &data, &len, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_IO);
+	n = strlen(err.msg);
+	assert_true(n < sizeof(err.msg));
+	assert_non_null(strstr(err.msg, "..."));
+	assert_int_equal(strncmp(err.msg, "xxxx", 4), 0);
+	assert_non_null(strstr(err.msg, ": cannot open: "));
+	/* prefixing keeps the reason too */
+	signet_err_prefix(&err, "the private key is needed for PKCS#12 (give --key)");
+	assert_true(strlen(err.msg) < sizeof(err.msg));
+	assert_int_equal(strncmp(err.msg, "the private key is needed", 25), 0);
+	assert_non_null(strstr(err.msg, ": cannot open: "));
+}
+
 static void test_dir_make_and_join(void **state)
 {
 	struct signet_err err = { 0 };
@@ -278,6 +305,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_path_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_make_and_join, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
