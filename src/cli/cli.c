@@ -16,21 +16,42 @@
 #include <termios.h>
 #include <unistd.h>
 
+/* Writes s to stderr with control characters shown as \n, \t or \xHH,
+ * so that a file name or argument holding a newline cannot split the
+ * one-line error (or forge a second one). */
+static void put_visible(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n')
+			fputs("\\n", stderr);
+		else if (c == '\t')
+			fputs("\\t", stderr);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
+}
+
 int cli_fail(const char *cmd, const struct signet_err *err)
 {
 	int code = err->code ? err->code : SIGNET_E_INTERNAL;
-	fprintf(stderr, "signet %s: %s\n", cmd,
-		err->msg[0] ? err->msg : signet_code_desc(code));
+	fprintf(stderr, "signet %s: ", cmd);
+	put_visible(err->msg[0] ? err->msg : signet_code_desc(code));
+	fputc('\n', stderr);
 	return code;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
-	fprintf(stderr, "signet %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "signet %s: ", cmd);
+	put_visible(msg);
 	fprintf(stderr, " (see `signet %s --help`)\n", cmd);
 	return SIGNET_E_USAGE;
 }

@@ -210,6 +210,7 @@ int signet_file_write(const char *path, const void *data, size_t len,
 		       "stdout: write failed: %s", strerror(errno));
 		return 0;
 	}
+	ENSURE(path[0] != '\0', err, SIGNET_E_USAGE, "an empty file name was given as output");
 	if (flags & SIGNET_WRITE_EXCL) { /* a dangling symlink counts too */
 		ENSURE(lstat(path, &st) != 0, err, SIGNET_E_EXISTS,
 		       "%s: already exists (will not overwrite)", path);

@@ -85,4 +85,14 @@ test_expect_success 'stdout on a full device or closed: exit 3 and one line, for
 	c=0 && { $SIGNET list >&- 2>err || c=$?; } && test "$c" = 3 && grep -q "stdout" err
 '
 
+test_expect_success 'an empty --out is a usage error (2); a newline in a name stays on one line' '
+	expect_fail 2 "empty file name" $SIGNET key new --out "" &&
+	expect_fail 2 "empty file name" $SIGNET sign good.csr --profile server --out "" &&
+	nl="bad
+name.crt" &&
+	expect_fail 3 "bad\\\\nname.crt: cannot open" $SIGNET show "$nl" &&
+	expect_fail 2 "" $SIGNET sign good.csr --profile "ser
+ver"
+'
+
 test_done
