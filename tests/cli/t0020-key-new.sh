@@ -99,6 +99,19 @@ test_expect_success 'key new into a missing directory fails with 3 and no file' 
 	test ! -e nodir
 '
 
+test_expect_success 'an existing key is never replaced without --force (11)' '
+	$SIGNET key new --out keep.key 2>/dev/null &&
+	cp keep.key keep.before &&
+	expect_fail 11 "keep.key already exists.*--force" $SIGNET key new --out keep.key &&
+	cmp keep.key keep.before &&
+	ln -s nowhere/x.key dangling.key &&
+	expect_fail 11 "dangling.key already exists" $SIGNET key new --out dangling.key &&
+	test -L dangling.key &&
+	$SIGNET key new --out keep.key --force 2>/dev/null &&
+	! cmp -s keep.key keep.before &&
+	test "$(stat -c %a keep.key)" = 600 && openssl pkey -in keep.key -noout
+'
+
 test_expect_success 'no temporary files are left behind' '
 	! ls -a | grep -q "\.tmp\."
 '
