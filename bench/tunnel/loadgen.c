@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 {
 	const char *mode, *target, *cert = NULL, *key = NULL, *ca = NULL;
 	char host[256];
-	const char *colon;
+	const char *colon = NULL;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
 	pthread_t *tids;
 	struct rlimit rl;

@@ -200,7 +200,7 @@ int signet_file_write(const char *path, const void *data, size_t len,
 		      mode_t mode, int flags, struct signet_err *err)
 {
 	static unsigned counter;
-	char tmp[4096], dirbuf[4096], real[PATH_MAX];
+	char tmp[PATH_MAX + 64], dirbuf[PATH_MAX + 64], real[PATH_MAX];
 	struct stat st;
 	int fd = -1, rc = -1, have_tmp = 0, exists;
 	const char *dir;
