@@ -51,7 +51,7 @@ test_expect_success 'a passphrase file with CRLF line ending works' '
 '
 
 test_expect_success 'a key that does not match the CA certificate is refused' '
-	cp -a ca swapped && $SIGNET key new --encrypt --pass-file $SIGNET_PASS_FILE --out swapped/intermediate.key 2>/dev/null &&
+	cp -a ca swapped && $SIGNET key new --force --encrypt --pass-file $SIGNET_PASS_FILE --out swapped/intermediate.key 2>/dev/null &&
 	c=$(exit_code $SIGNET sign --dir swapped c.csr --profile server --out s.crt 2>err) &&
 	test $c -ne 0 && test $c -lt 128 && test "$(wc -l <err)" = 1 && grep -q "does not match" err &&
 	test ! -e s.crt

@@ -52,7 +52,7 @@ test_expect_success 'two CA instances sign batches at the same time' '
 	cp -a ca ca2 &&
 	mkdir csrs1 csrs2 &&
 	for i in $(seq 1 40); do
-		$SIGNET key new --out k.pem 2>/dev/null &&
+		$SIGNET key new --force --out k.pem 2>/dev/null &&
 		$SIGNET csr --key k.pem --subject "CN=a$i" --san "dns:a$i.example.com" --out csrs1/a$i.csr &&
 		$SIGNET csr --key k.pem --subject "CN=b$i" --san "dns:b$i.example.com" --out csrs2/b$i.csr || exit 1
 	done &&
