@@ -80,15 +80,16 @@ int cmd_key(int argc, char **argv)
 	/* A private key is never replaced by accident: it may be the only
 	 * copy of a key whose certificate is in use.  A FIFO or a device
 	 * (/dev/stdout) is written to, not replaced, so it is no such file. */
-	if (strcmp(out, "-") != 0 && !force && lstat(out, &st) == 0 &&
-	    (stat(out, &st) != 0 || S_ISREG(st.st_mode))) {
-		signet_err_set(&err, SIGNET_E_EXISTS,
-			       "%s already exists; a key is never overwritten (use --force to "
-			       "replace it)", out);
-		return cli_fail("key", &err);
+	if (strcmp(out, "-") != 0 && !force) {
+		if (lstat(out, &st) != 0) {
+			flags = SIGNET_WRITE_EXCL; /* nor one that appears meanwhile */
+		} else if (stat(out, &st) != 0 || S_ISREG(st.st_mode)) {
+			signet_err_set(&err, SIGNET_E_EXISTS,
+				       "%s already exists; a key is never overwritten (use "
+				       "--force to replace it)", out);
+			return cli_fail("key", &err);
+		}
 	}
-	if (strcmp(out, "-") != 0 && !force && lstat(out, &st) != 0)
-		flags = SIGNET_WRITE_EXCL; /* and not if one appears meanwhile */
 	if (encrypt) {
 		pass = cli_pass_get(pass_file, "--pass-file", CLI_PASS_ENV, "Passphrase for the new key: ",
 				    1, &err);

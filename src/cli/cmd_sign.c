@@ -237,7 +237,7 @@ static int record_jobs(struct pool *p, struct signet_err *err)
 			return 1;
 		sr.name = p->label ? p->label : j->stem;
 		for (int attempt = 0; signet_ca_record_insert(p->ca, &j->rec, err) < 0; attempt++) {
-			/* A serial collision (2^-127 odds): sign again, fresh serial. */
+			/* A serial collision (2^-112 odds within 4 s): sign again. */
 			if (err->code != SIGNET_E_EXISTS || attempt >= 3)
 				goto fail;
 			X509_free(j->cert);

@@ -6,8 +6,8 @@
  *   name constraints, validity inside the issuer's) -> build + sign ->
  *   record in the database -> return.  Nothing is handed out that is not
  *   recorded; a serial collision (the database refuses it) re-signs with a
- *   fresh serial.  Serials are 127 random bits from the CSPRNG, positive,
- *   16 octets at most.
+ *   fresh serial.  Serials are 18 octets, positive: the issuance time in
+ *   units of 4 s, then 112 random bits from the CSPRNG (random_serial).
  *
  * Constant extensions (AKI, CRL DP, AIA) are encoded once at open time and
  * copied into each certificate, keeping the hot path to one signature.
@@ -971,7 +971,7 @@ X509 *signet_ca_sign(struct signet_ca *ca, const struct signet_sign_req *r,
 			return y;
 		}
 		X509_free(x);
-		/* A serial collision (2^-127 odds) gets a fresh serial. */
+		/* A serial collision (2^-112 odds within 4 s) gets a fresh serial. */
 		if (err->code != SIGNET_E_EXISTS || attempt >= 3)
 			return NULL;
 	}
