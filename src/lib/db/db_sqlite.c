@@ -117,16 +117,25 @@ static int exec(struct sqlite_db *d, const char *sql, struct signet_err *err)
 	return 0;
 }
 
-static int migrate(struct sqlite_db *d, struct signet_err *err)
+/* The schema version of an open database (0: none yet), or -1. */
+static int schema_version(struct sqlite_db *d)
 {
 	sqlite3_stmt *st = NULL;
-	int version = 0;
+	int version = -1;
 
-	if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return fail(d, err, "cannot read schema version");
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	return version;
+}
+
+static int migrate(struct sqlite_db *d, struct signet_err *err)
+{
+	int version = schema_version(d);
+
+	if (version < 0)
+		return fail(d, err, "cannot read schema version");
 	if (version > SCHEMA_VERSION)
 		return signet_err_set(err, SIGNET_E_DB,
 				      "%s: database schema version %d is newer than this "
@@ -603,19 +612,6 @@ static void shim_register(void)
 	shim_vfs.pNext = NULL;
 	if (sqlite3_vfs_register(&shim_vfs, 0) != SQLITE_OK)
 		shim_vfs.zName = NULL;
-}
-
-/* The schema version of an open database (0: none yet), or -1. */
-static int schema_version(struct sqlite_db *d)
-{
-	sqlite3_stmt *st = NULL;
-	int version = -1;
-
-	if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return version;
 }
 
 struct signet_db *signet_db_sqlite_open(const char *path, int flags, struct signet_err *err)
