@@ -156,8 +156,11 @@ static int make_record(X509 *x, const char *issuer_id, const char *name, const c
 	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
 			    mdlen == 32,
 		    err, SIGNET_E_INTERNAL, "cannot encode certificate");
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(r->fingerprint + 2 * i, 3, "%02x", md[i]);
+	for (unsigned i = 0; i < mdlen; i++) {
+		r->fingerprint[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		r->fingerprint[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	r->fingerprint[2 * mdlen] = '\0';
 	signet_serial_hex(X509_get0_serialNumber(x), r->serial, sizeof(r->serial));
 	snprintf(r->issuer, sizeof(r->issuer), "%s", issuer_id);
 	signet_name_format(X509_get_subject_name(x), subject, sizeof(subject));

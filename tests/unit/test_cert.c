@@ -319,6 +319,32 @@ static void test_csr_parse_key_copies(void **state)
 	}
 }
 
+/* signet_pem_encode writes what PEM_write_bio writes, for every length
+ * around the 48-byte line boundaries. */
+static void test_pem_encode_matches_openssl(void **state)
+{
+	unsigned char der[300];
+	(void)state;
+	for (size_t i = 0; i < sizeof(der); i++)
+		der[i] = (unsigned char)(i * 37 + 11);
+	for (size_t n = 1; n <= sizeof(der); n++) {
+		struct signet_err err = { 0 };
+		BIO *bio = BIO_new(BIO_s_mem());
+		char *want = NULL, *pem = NULL;
+		size_t len = 0;
+		long wlen;
+
+		assert_true(PEM_write_bio(bio, "CERTIFICATE", "", der, (long)n) > 0);
+		wlen = BIO_get_mem_data(bio, &want);
+		assert_int_equal(signet_pem_encode("CERTIFICATE", der, n, &pem, &len, &err), 0);
+		assert_int_equal(len, (size_t)wlen);
+		assert_memory_equal(pem, want, len);
+		assert_int_equal(pem[len], '\0');
+		free(pem);
+		BIO_free(bio);
+	}
+}
+
 static void test_serial_hex(void **state)
 {
 	ASN1_INTEGER *i = ASN1_INTEGER_new();
@@ -386,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_csr_pem_der),
 		cmocka_unit_test(test_csr_parse_key),
 		cmocka_unit_test(test_csr_parse_key_copies),
+		cmocka_unit_test(test_pem_encode_matches_openssl),
 		cmocka_unit_test(test_serial_hex),
 		cmocka_unit_test(test_serial_normalize),
 		cmocka_unit_test(test_fingerprint_and_time),
