@@ -22,7 +22,10 @@ X509_REQ *signet_csr_parse(const unsigned char *data, size_t len,
 			   const char *name, struct signet_err *err);
 /* The same, and the request's public key (*key, the caller's reference;
  * NULL when it cannot be decoded).  Faster for EC and Ed25519 keys, whose
- * request then answers X509_REQ_get0_pubkey with NULL: use *key. */
+ * request then answers X509_REQ_get0_pubkey with NULL: use *key.  Pass
+ * *key = NULL, or a key an earlier call returned that the caller no longer
+ * uses (its only reference): that key is reused or freed, which makes
+ * reading many requests on one thread faster. */
 X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char *name,
 			       EVP_PKEY **key, struct signet_err *err);
 X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,

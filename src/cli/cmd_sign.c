@@ -168,6 +168,7 @@ out:
 static void *sign_worker(void *arg)
 {
 	struct pool *p = arg;
+	EVP_PKEY *spare = NULL; /* the last job's key, reused for the next one */
 
 	for (;;) {
 		int i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
@@ -189,6 +190,8 @@ static void *sign_worker(void *arg)
 			pool_fail(p);
 			break;
 		}
+		j->key = spare;
+		spare = NULL;
 		j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, &j->err);
 		if (j->req != NULL) {
 			sr = *p->tmpl;
@@ -218,13 +221,14 @@ static void *sign_worker(void *arg)
 			 * here is reused for the next jobs (fewer page faults). */
 			X509_free(j->cert);
 			X509_REQ_free(j->req);
-			EVP_PKEY_free(j->key);
+			spare = j->key;
 			j->cert = NULL;
 			j->req = NULL;
 			j->key = NULL;
 		}
 		pool_done(p, i);
 	}
+	EVP_PKEY_free(spare);
 	return NULL;
 }
 

@@ -279,7 +279,8 @@ X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char
 					      "NEW CERTIFICATE REQUEST", NULL };
 	X509_REQ *req;
 
-	csr_fast_key = NULL;
+	csr_fast_key = *key; /* a spare to reuse, or NULL */
+	*key = NULL;
 	req = parse_one(data, len, name, labels, "certificate signing request", d2i_csr_fast,
 			err);
 	*key = req != NULL ? csr_fast_key : NULL;

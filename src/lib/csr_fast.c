@@ -71,17 +71,37 @@ ASN1_SEQUENCE(SIGNET_CSR) = {
 static pthread_mutex_t ec_model_lock = PTHREAD_MUTEX_INITIALIZER;
 static EVP_PKEY *ec_model[3];
 
-static EVP_PKEY *ec_key_from_point(int slot, const char *group, const unsigned char *pt,
-				   size_t len)
+/* Whether spare, a key the caller is done with, is an EC key on the curve
+ * nid (its group name is the curve's short name, "prime256v1"). */
+static int spare_fits(EVP_PKEY *spare, int nid)
+{
+	char name[32];
+
+	return EVP_PKEY_get_base_id(spare) == EVP_PKEY_EC &&
+	       EVP_PKEY_get_group_name(spare, name, sizeof(name), NULL) == 1 &&
+	       OBJ_sn2nid(name) == nid;
+}
+
+static EVP_PKEY *ec_key_from_point(int slot, int nid, const char *group,
+				   const unsigned char *pt, size_t len, EVP_PKEY *spare)
 {
 	EVP_PKEY *key = NULL, *copy = NULL;
 	EVP_PKEY_CTX *ctx;
 	OSSL_PARAM params[3];
 
-	pthread_mutex_lock(&ec_model_lock);
-	if (ec_model[slot] != NULL)
-		copy = EVP_PKEY_dup(ec_model[slot]);
-	pthread_mutex_unlock(&ec_model_lock);
+	/* A spare key of the curve takes the new point: creating an EVP_PKEY
+	 * costs more in OpenSSL 3.0 (a walk over every name of the key type)
+	 * than setting and checking a point. */
+	if (spare != NULL && spare_fits(spare, nid))
+		copy = spare;
+	else
+		EVP_PKEY_free(spare);
+	if (copy == NULL) {
+		pthread_mutex_lock(&ec_model_lock);
+		if (ec_model[slot] != NULL)
+			copy = EVP_PKEY_dup(ec_model[slot]);
+		pthread_mutex_unlock(&ec_model_lock);
+	}
 	if (copy != NULL) {
 		/* The point is decoded and checked to be on the curve. */
 		if (EVP_PKEY_set1_encoded_public_key(copy, pt, len) > 0)
@@ -107,8 +127,9 @@ static EVP_PKEY *ec_key_from_point(int slot, const char *group, const unsigned c
 	return key;
 }
 
-/* The key of a named-curve EC or an Ed25519 SPKI; NULL for anything else. */
-static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki)
+/* The key of a named-curve EC or an Ed25519 SPKI; NULL for anything else.
+ * spare (or NULL) is the caller's key to reuse or free. */
+static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki, EVP_PKEY *spare)
 {
 	const ASN1_OBJECT *alg;
 	const void *pval;
@@ -116,22 +137,25 @@ static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki)
 	const unsigned char *bits = ASN1_STRING_get0_data(spki->bits);
 	int nbits = ASN1_STRING_length(spki->bits);
 
-	if (nbits <= 0 || (spki->bits->flags & 0x07) != 0) /* whole bytes only */
+	if (nbits <= 0 || (spki->bits->flags & 0x07) != 0) { /* whole bytes only */
+		EVP_PKEY_free(spare);
 		return NULL;
+	}
 	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
 	nid = OBJ_obj2nid(alg);
-	if (nid == NID_ED25519 && ptype == V_ASN1_UNDEF && nbits == 32)
-		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, bits, (size_t)nbits);
 	if (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
 		switch (OBJ_obj2nid(pval)) {
 		case NID_X9_62_prime256v1:
-			return ec_key_from_point(0, "P-256", bits, (size_t)nbits);
+			return ec_key_from_point(0, NID_X9_62_prime256v1, "P-256", bits, (size_t)nbits, spare);
 		case NID_secp384r1:
-			return ec_key_from_point(1, "P-384", bits, (size_t)nbits);
+			return ec_key_from_point(1, NID_secp384r1, "P-384", bits, (size_t)nbits, spare);
 		case NID_secp521r1:
-			return ec_key_from_point(2, "P-521", bits, (size_t)nbits);
+			return ec_key_from_point(2, NID_secp521r1, "P-521", bits, (size_t)nbits, spare);
 		}
 	}
+	EVP_PKEY_free(spare);
+	if (nid == NID_ED25519 && ptype == V_ASN1_UNDEF && nbits == 32)
+		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, bits, (size_t)nbits);
 	return NULL;
 }
 
@@ -184,12 +208,16 @@ X509_REQ *signet_csr_d2i_fast(const unsigned char **pp, long len, EVP_PKEY **key
 	const unsigned char *p = *pp;
 	SIGNET_CSR *c;
 	X509_REQ *req = NULL;
-	EVP_PKEY *k = NULL;
+	EVP_PKEY *k = NULL, *spare = *key;
 
 	*key = NULL;
 	ERR_set_mark();
 	c = (SIGNET_CSR *)ASN1_item_d2i(NULL, &p, len, ASN1_ITEM_rptr(SIGNET_CSR));
-	if (c != NULL && c->info->enc.enc != NULL && (k = key_from_spki(c->info->spki)) != NULL)
+	if (c != NULL && c->info->enc.enc != NULL)
+		k = key_from_spki(c->info->spki, spare);
+	else
+		EVP_PKEY_free(spare);
+	if (k != NULL)
 		req = assemble(c);
 	ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(SIGNET_CSR));
 	ERR_pop_to_mark();

@@ -321,6 +321,60 @@ static void test_csr_parse_key_copies(void **state)
 
 /* signet_pem_encode writes what PEM_write_bio writes, for every length
  * around the 48-byte line boundaries. */
+/* A spare key handed back to signet_csr_parse_key becomes the next
+ * request's key when it is on the same curve, and is freed otherwise; the
+ * key returned is always the request's own, whatever the spare was. */
+static void test_csr_parse_key_spare(void **state)
+{
+	const char *types[] = { "EC:P-256", "EC:P-256", "EC:P-384", "EC:P-256",
+				"ED25519",  "EC:P-521", "RSA",      "EC:P-521" };
+	EVP_PKEY *spare = NULL, *prev = NULL;
+	(void)state;
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		struct signet_err err = { 0 };
+		EVP_PKEY *k = strncmp(types[t], "EC:", 3) == 0 ? EVP_EC_gen(types[t] + 3) :
+			      strcmp(types[t], "RSA") == 0     ? EVP_RSA_gen(2048) :
+								 EVP_PKEY_Q_keygen(NULL, NULL, types[t]);
+		unsigned char *der;
+		int len;
+		X509_REQ *req;
+
+		assert_non_null(k);
+		prev = spare;
+		req = parse_own_csr(k, &der, &len, &spare, &err); /* spare is now k */
+		assert_int_equal(signet_csr_verify_key(req, spare, &err), 0);
+		/* Two P-256 requests in a row: the second reuses the first's key. */
+		if (t == 1)
+			assert_ptr_equal(spare, prev);
+		X509_REQ_free(req);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+	/* A spare with an off-curve point: no key, and the spare is not leaked. */
+	{
+		struct signet_err err = { 0 };
+		EVP_PKEY *k = EVP_EC_gen("P-521");
+		unsigned char *der, *pt = NULL;
+		int len;
+		X509_REQ *req;
+
+		der = csr_der(k, &len);
+		for (int j = 0; j + 4 + 132 < len; j++)
+			if (memcmp(der + j, "\x03\x81\x86\x00\x04", 5) == 0) {
+				pt = der + j + 5;
+				break;
+			}
+		assert_non_null(pt);
+		pt[131] ^= 0x01;
+		ERR_clear_error();
+		req = signet_csr_parse_key(der, (size_t)len, "r.der", &spare, &err);
+		assert_null(spare);
+		X509_REQ_free(req);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+}
+
 static void test_pem_encode_matches_openssl(void **state)
 {
 	unsigned char der[300];
@@ -412,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_csr_pem_der),
 		cmocka_unit_test(test_csr_parse_key),
 		cmocka_unit_test(test_csr_parse_key_copies),
+		cmocka_unit_test(test_csr_parse_key_spare),
 		cmocka_unit_test(test_pem_encode_matches_openssl),
 		cmocka_unit_test(test_serial_hex),
 		cmocka_unit_test(test_serial_normalize),
