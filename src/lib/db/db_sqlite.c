@@ -25,6 +25,7 @@ struct sqlite_db {
 	int in_txn;
 	int wrote;       /* this connection committed a change */
 	long txn_writes; /* rows written in the open transaction */
+	int readonly;    /* opened for reading: this user cannot write it */
 	char path[4096];
 };
 
@@ -103,6 +104,10 @@ static int fail(struct sqlite_db *d, struct signet_err *err, const char *what)
 		return signet_err_set(err, SIGNET_E_IO, "%s: %s: %s", d->path, what,
 				      (ec & 0xff) == SQLITE_FULL ? "no space left on device"
 								 : sqlite3_errmsg(d->h));
+	if (d->readonly && (ec & 0xff) == SQLITE_READONLY)
+		return signet_err_set(err, SIGNET_E_DB,
+				      "%s: %s: the CA database is read-only here (no write "
+				      "access to it or its directory)", d->path, what);
 	return signet_err_set(err, SIGNET_E_DB, "%s: %s: %s", d->path, what,
 			      sqlite3_errmsg(d->h));
 }
@@ -614,6 +619,96 @@ static void shim_register(void)
 		shim_vfs.zName = NULL;
 }
 
+/* Whether this user can write the database at path: the file, and either
+ * its WAL and shared-memory files or the directory that would hold them. */
+static int can_write(const char *path)
+{
+	char dir[4096], wal[4200], shm[4200];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	return access(path, W_OK) == 0 &&
+	       ((access(wal, W_OK) == 0 && access(shm, W_OK) == 0) || access(dir, W_OK) == 0);
+}
+
+/* A "file:" URI for path that opens it immutable: SQLite then reads a
+ * database in WAL mode whose WAL files it could not create. */
+static void immutable_uri(const char *path, char *uri, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	n += (size_t)snprintf(uri, size, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < size; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p) != NULL) {
+			uri[n++] = (char)*p;
+		} else {
+			uri[n++] = '%';
+			uri[n++] = hex[*p >> 4];
+			uri[n++] = hex[*p & 15];
+		}
+	}
+	uri[n] = '\0';
+	snprintf(uri + n, size - n, "?immutable=1");
+}
+
+/*
+ * An existing CA database this user may only read (a backup, a read-only
+ * mount, another user's CA directory): opened read-only so that listing and
+ * exporting work, while anything that would write fails with a plain
+ * reason.  Without its WAL file, which a reader cannot create, the file is
+ * read as an immutable snapshot; with it, SQLite reads the WAL too.
+ */
+static int open_readonly(struct sqlite_db *d, const char *path, struct signet_err *err)
+{
+	char wal[4200], uri[3 * 4200 + 16];
+	int version;
+
+	d->readonly = 1;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (access(wal, F_OK) != 0) {
+		immutable_uri(path, uri, sizeof(uri));
+		if (strlen(uri) + 1 >= sizeof(uri))
+			return signet_err_set(err, SIGNET_E_DB, "%s: path too long", path);
+	} else {
+		snprintf(uri, sizeof(uri), "%s", path);
+	}
+	if (sqlite3_open_v2(uri, &d->h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		return signet_err_set(err, SIGNET_E_DB, "%s: cannot open database: %s", path,
+				      d->h ? sqlite3_errmsg(d->h) : "out of memory");
+	sqlite3_busy_timeout(d->h, 10000);
+	version = schema_version(d);
+	if (version < 0)
+		return fail(d, err, "cannot read the database");
+	if (version == 0)
+		return signet_err_set(err, SIGNET_E_DB,
+				      "%s: the CA database is empty, not a signet database "
+				      "(restore it from a backup)", path);
+	if (version > SCHEMA_VERSION)
+		return signet_err_set(err, SIGNET_E_DB,
+				      "%s: database schema version %d is newer than this "
+				      "signet understands (%d): upgrade signet",
+				      path, version, SCHEMA_VERSION);
+	if (version != SCHEMA_VERSION)
+		return signet_err_set(err, SIGNET_E_DB,
+				      "%s: database schema version %d, this signet reads %d; it "
+				      "is read-only here, so run signet once with write access "
+				      "to upgrade it",
+				      path, version, SCHEMA_VERSION);
+	return 0;
+}
+
 struct signet_db *signet_db_sqlite_open(const char *path, int flags, struct signet_err *err)
 {
 	struct sqlite_db *d = calloc(1, sizeof(*d));
@@ -631,6 +726,11 @@ struct signet_db *signet_db_sqlite_open(const char *path, int flags, struct sign
 			       "%s: the CA database is missing (restore it from a backup; "
 			       "signet will not start an empty one for an existing CA)", path);
 		goto fail;
+	}
+	if (must_exist && !can_write(path)) {
+		if (open_readonly(d, path, err) < 0)
+			goto fail;
+		return &d->base;
 	}
 	if (sqlite3_open_v2(path, &d->h,
 			    SQLITE_OPEN_READWRITE | (must_exist ? 0 : SQLITE_OPEN_CREATE) |
