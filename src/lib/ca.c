@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -327,6 +328,8 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 	int rc = -1, days = o->days ? o->days : 3650;
 	time_t now = time(NULL);
 	struct stat st;
+	sigset_t hold, saved;
+	int held = 0, remote_db;
 
 	ENSURE(o->name != NULL && *o->name, err, SIGNET_E_USAGE, "a CA name is required (--name)");
 	ENSURE(strlen(o->name) <= 64, err, SIGNET_E_PARSE, "CA name longer than 64 characters");
@@ -340,7 +343,6 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 		       "%s: holds a root.key but no %s (a broken earlier init?); "
 		       "remove it or choose another --dir", o->dir, CONFIG_FILE);
 	}
-	TRY(signet_dir_make(o->dir, 0700, err));
 
 	rkey = signet_key_generate(o->key_type, err);
 	TRYP(rkey);
@@ -358,6 +360,24 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 				     now, err);
 		TRYP(inter);
 	}
+
+	/* From here on the directory is written: the signals that end a
+	 * process (Ctrl-C, kill, a closed terminal) are held until it is a
+	 * whole CA or this call has removed what it made, so that no
+	 * interruption leaves half a CA behind.  A database server is
+	 * reached first, while they still work: that can wait on the network. */
+	remote_db = o->database != NULL && strstr(o->database, "://") != NULL;
+	if (remote_db) {
+		db = open_ca_db(o->dir, o->database, 0, err);
+		TRYP(db);
+	}
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGQUIT);
+	held = pthread_sigmask(SIG_BLOCK, &hold, &saved) == 0;
+	TRY(signet_dir_make(o->dir, 0700, err));
 
 	/* Keys first (0600), then certificates, then the database, and the
 	 * config last: only a complete directory counts as a CA. */
@@ -395,10 +415,12 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 		json_array_append_new(arr, json_string(o->exclude[i]));
 	json_object_set_new(cfg, "exclude", arr);
 
-	db = open_ca_db(o->dir, o->database, 0, err);
-	if (o->database == NULL)
-		created[n_created++] = "signet.db";
-	TRYP(db);
+	if (!remote_db) {
+		db = open_ca_db(o->dir, o->database, 0, err);
+		if (o->database == NULL)
+			created[n_created++] = "signet.db";
+		TRYP(db);
+	}
 	key_id_hex(root, rid);
 	TRY(signet_db_begin(db, err));
 	if (record_cert(db, root, rid, "root", "root", now, err) < 0 ||
@@ -438,6 +460,8 @@ out:
 		rmdir(o->dir); /* only succeeds when it is empty */
 	}
 	signet_db_close(db);
+	if (held) /* a signal that came meanwhile acts now */
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	free(dump);
 	json_decref(cfg);
 	free(iname);
