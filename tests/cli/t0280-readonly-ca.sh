@@ -52,6 +52,16 @@ test_expect_success 'the same from a directory whose name needs escaping in a UR
 	cmp -s want got
 '
 
+test_expect_success 'a copy with its WAL but no -shm file, read-only: 9 and what to do' '
+	$SIGNET issue c.example --dir ca --profile server --san dns:c.example >/dev/null 2>&1 &&
+	test -s ca/signet.db-wal &&
+	mkdir walcopy &&
+	cp ca/signet.json ca/root.crt ca/intermediate.crt ca/signet.db ca/signet.db-wal walcopy/ &&
+	chmod 755 walcopy && chmod 644 walcopy/* &&
+	expect_fail 9 "needs a -shm file.*\.backup" as_nobody $SIGNET list --dir walcopy &&
+	test ! -e walcopy/signet.db-shm
+'
+
 test_expect_success 'export --chain from the read-only backup' '
 	mkdir out && chmod 777 out &&
 	as_nobody $SIGNET export a.example --dir backup --chain out/a.pem &&

@@ -689,6 +689,11 @@ static int open_readonly(struct sqlite_db *d, const char *path, struct signet_er
 				      d->h ? sqlite3_errmsg(d->h) : "out of memory");
 	sqlite3_busy_timeout(d->h, 10000);
 	version = schema_version(d);
+	if (version < 0 && d->h != NULL && sqlite3_errcode(d->h) == SQLITE_CANTOPEN)
+		return signet_err_set(err, SIGNET_E_DB,
+				      "%s: cannot read it here: its WAL file needs a -shm file "
+				      "this user cannot create (copy the database with sqlite3 "
+				      "\".backup\", or run signet once with write access)", path);
 	if (version < 0)
 		return fail(d, err, "cannot read the database");
 	if (version == 0)
