@@ -14,7 +14,11 @@
  * of a curve, the next ones are copies of that key (EVP_PKEY_dup shares
  * the group's tables) given their own point with
  * EVP_PKEY_set1_encoded_public_key, which checks it is on the curve just as
- * fromdata does: about 3 us.
+ * fromdata does: about 3 us.  Even a copy is a new EVP_PKEY, which OpenSSL
+ * 3.0 matches to its legacy method by walking every name of the key type;
+ * so a caller reading many requests on one thread (a batch's signing
+ * thread) hands back the previous request's key, and only its point is
+ * replaced.
  *
  * How.  OpenSSL's ASN.1 templates (asn1t.h) describe the request with the
  * key left as an AlgorithmIdentifier and a BIT STRING.  The X509_REQ is
