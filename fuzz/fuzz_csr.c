@@ -20,11 +20,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The key of an earlier input, kept as a batch's signing thread keeps it. */
+static EVP_PKEY *spare;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct signet_err err;
-	X509_REQ *req, *req2;
-	EVP_PKEY *key2 = NULL;
+	X509_REQ *req, *req2, *req3;
+	EVP_PKEY *key2 = NULL, *key3;
 	int r2;
 	GENERAL_NAMES *sans;
 	EVP_PKEY *pub;
@@ -50,6 +53,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((r < 0) != (r2 < 0) ||
 	    X509_NAME_cmp(X509_REQ_get_subject_name(req), X509_REQ_get_subject_name(req2)) != 0)
 		abort(); /* different verdicts or subjects */
+	/* Read again the way a batch's signing thread does, handing back the
+	 * key of an earlier input (any curve or type): the same key and
+	 * verdict must come out. */
+	key3 = spare;
+	spare = NULL;
+	signet_err_clear(&err);
+	req3 = signet_csr_parse_key(data, size, "fuzz.csr", &key3, &err);
+	if (req3 == NULL || (key3 == NULL) != (key2 == NULL) ||
+	    (key3 != NULL && EVP_PKEY_eq(key3, key2) != 1))
+		abort(); /* a reused key changed what was read */
+	signet_err_clear(&err);
+	if ((signet_csr_verify_key(req3, key3, &err) < 0) != (r2 < 0))
+		abort();
+	X509_REQ_free(req3);
+	spare = key3;
 	EVP_PKEY_free(key2);
 	X509_REQ_free(req2);
 	sans = signet_csr_sans(req);
