@@ -42,6 +42,10 @@ struct signet_ca_init_opts {
 	const char *database;       /* NULL: sqlite:signet.db in DIR */
 };
 
+/* Creates the CA directory o->dir, whole or not at all: on failure it
+ * removes what it made, and while it writes, the calling thread holds
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT (delivered when it returns), so that
+ * a single-threaded program stopped meanwhile leaves no half CA. */
 int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err);
 
 struct signet_ca;

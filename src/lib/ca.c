@@ -103,11 +103,16 @@ out:
 	return rc;
 }
 
+/* Lower-case hex of d, cut to fit size; by table, as each issuance hashes
+ * its certificate into a fingerprint. */
 static void hex(const unsigned char *d, size_t n, char *out, size_t size)
 {
+	static const char digits[] = "0123456789abcdef";
 	size_t j = 0;
-	for (size_t i = 0; i < n && j + 3 <= size; i++, j += 2)
-		snprintf(out + j, 3, "%02x", d[i]);
+	for (size_t i = 0; i < n && j + 3 <= size; i++, j += 2) {
+		out[j] = digits[d[i] >> 4];
+		out[j + 1] = digits[d[i] & 15];
+	}
 	out[j] = '\0';
 }
 
@@ -157,11 +162,7 @@ static int make_record(X509 *x, const char *issuer_id, const char *name, const c
 	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
 			    mdlen == 32,
 		    err, SIGNET_E_INTERNAL, "cannot encode certificate");
-	for (unsigned i = 0; i < mdlen; i++) {
-		r->fingerprint[2 * i] = "0123456789abcdef"[md[i] >> 4];
-		r->fingerprint[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-	}
-	r->fingerprint[2 * mdlen] = '\0';
+	hex(md, mdlen, r->fingerprint, sizeof(r->fingerprint));
 	signet_serial_hex(X509_get0_serialNumber(x), r->serial, sizeof(r->serial));
 	snprintf(r->issuer, sizeof(r->issuer), "%s", issuer_id);
 	signet_name_format(X509_get_subject_name(x), subject, sizeof(subject));

@@ -10,6 +10,7 @@
  */
 #include "db_internal.h"
 
+#include <libgen.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,21 @@ static int schema_version(struct sqlite_db *d)
 	return version;
 }
 
+/* An existing CA's database without signet's schema: never started anew. */
+static int refuse_empty(const char *path, struct signet_err *err)
+{
+	return signet_err_set(err, SIGNET_E_DB,
+			      "%s: the CA database is empty, not a signet database (restore it "
+			      "from a backup)", path);
+}
+
+static int refuse_newer(const char *path, int version, struct signet_err *err)
+{
+	return signet_err_set(err, SIGNET_E_DB,
+			      "%s: database schema version %d is newer than this signet "
+			      "understands (%d): upgrade signet", path, version, SCHEMA_VERSION);
+}
+
 static int migrate(struct sqlite_db *d, struct signet_err *err)
 {
 	int version = schema_version(d);
@@ -142,10 +158,7 @@ static int migrate(struct sqlite_db *d, struct signet_err *err)
 	if (version < 0)
 		return fail(d, err, "cannot read schema version");
 	if (version > SCHEMA_VERSION)
-		return signet_err_set(err, SIGNET_E_DB,
-				      "%s: database schema version %d is newer than this "
-				      "signet understands (%d): upgrade signet",
-				      d->path, version, SCHEMA_VERSION);
+		return refuse_newer(d->path, version, err);
 	for (int v = version; v < SCHEMA_VERSION; v++) {
 		char pragma[64];
 		if (exec(d, "BEGIN IMMEDIATE", err) < 0)
@@ -623,21 +636,14 @@ static void shim_register(void)
  * its WAL and shared-memory files or the directory that would hold them. */
 static int can_write(const char *path)
 {
-	char dir[4096], wal[4200], shm[4200];
-	char *slash;
+	char copy[4096], wal[4200], shm[4200];
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	snprintf(copy, sizeof(copy), "%s", path);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	snprintf(shm, sizeof(shm), "%s-shm", path);
 	return access(path, W_OK) == 0 &&
-	       ((access(wal, W_OK) == 0 && access(shm, W_OK) == 0) || access(dir, W_OK) == 0);
+	       ((access(wal, W_OK) == 0 && access(shm, W_OK) == 0) ||
+		access(dirname(copy), W_OK) == 0);
 }
 
 /* A "file:" URI for path that opens it immutable: SQLite then reads a
@@ -697,14 +703,9 @@ static int open_readonly(struct sqlite_db *d, const char *path, struct signet_er
 	if (version < 0)
 		return fail(d, err, "cannot read the database");
 	if (version == 0)
-		return signet_err_set(err, SIGNET_E_DB,
-				      "%s: the CA database is empty, not a signet database "
-				      "(restore it from a backup)", path);
+		return refuse_empty(path, err);
 	if (version > SCHEMA_VERSION)
-		return signet_err_set(err, SIGNET_E_DB,
-				      "%s: database schema version %d is newer than this "
-				      "signet understands (%d): upgrade signet",
-				      path, version, SCHEMA_VERSION);
+		return refuse_newer(path, version, err);
 	if (version != SCHEMA_VERSION)
 		return signet_err_set(err, SIGNET_E_DB,
 				      "%s: database schema version %d, this signet reads %d; it "
@@ -747,9 +748,7 @@ struct signet_db *signet_db_sqlite_open(const char *path, int flags, struct sign
 	}
 	/* Checked before anything writes to the file (the WAL switch would). */
 	if (must_exist && schema_version(d) == 0) {
-		signet_err_set(err, SIGNET_E_DB,
-			       "%s: the CA database is empty, not a signet database (restore it "
-			       "from a backup)", path);
+		refuse_empty(path, err);
 		goto fail;
 	}
 	sqlite3_busy_timeout(d->h, 10000);
