@@ -346,45 +346,6 @@ static int check_stems(struct job *jobs, int njobs, struct signet_err *err)
 	return rc;
 }
 
-struct check_span {
-	struct job *jobs;
-	int from, to;
-	struct signet_err err;
-};
-
-/* The first of span's CSR files that cannot be read, in its err. */
-static void *check_span(void *arg)
-{
-	struct check_span *c = arg;
-
-	for (int i = c->from; i < c->to; i++)
-		if (c->jobs[i].data == NULL && signet_file_check(c->jobs[i].path, &c->err) < 0)
-			break;
-	return NULL;
-}
-
-/* Checks that every file of a batch can be read, on two threads: a stat
- * and an access per file add up to milliseconds for thousands of CSRs.
- * The first failure in CSR order is reported. */
-static int check_files(struct job *jobs, int njobs, struct signet_err *err)
-{
-	struct check_span lo = { jobs, 0, njobs / 2, { 0 } };
-	struct check_span hi = { jobs, njobs / 2, njobs, { 0 } };
-	pthread_t tid;
-	int threaded = pthread_create(&tid, NULL, check_span, &hi) == 0;
-
-	check_span(&lo);
-	if (threaded)
-		pthread_join(tid, NULL);
-	else
-		check_span(&hi);
-	if (lo.err.code != 0 || hi.err.code != 0) {
-		*err = lo.err.code != 0 ? lo.err : hi.err;
-		return -1;
-	}
-	return 0;
-}
-
 /* Several CSRs without --out-dir: every certificate, in the order of the
  * CSRs, in one file (written atomically, once) or on stdout. */
 static int write_bundle(const struct job *jobs, int njobs, const char *out,
@@ -549,12 +510,13 @@ int cmd_sign(int argc, char **argv)
 	for (int i = 0; i < njobs; i++) {
 		jobs[i].path = argv[optind + i];
 		stem_of(jobs[i].path, jobs[i].stem, sizeof(jobs[i].stem));
-		if ((njobs < THREADED_BATCH || strcmp(jobs[i].path, "-") == 0) &&
-		    signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
+		if (njobs < THREADED_BATCH || strcmp(jobs[i].path, "-") == 0) {
+			if (signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
+				goto fail;
+		} else if (signet_file_check(jobs[i].path, &err) < 0) {
 			goto fail;
+		}
 	}
-	if (njobs >= THREADED_BATCH && check_files(jobs, njobs, &err) < 0)
-		goto fail;
 	if (out_dir != NULL && check_stems(jobs, njobs, &err) < 0)
 		goto fail;
 	if (out_dir != NULL && signet_dir_make(out_dir, 0755, &err) < 0)
