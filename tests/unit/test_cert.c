@@ -283,6 +283,19 @@ static void test_csr_parse_key(void **state)
 	}
 }
 
+/* Flips the last byte of Y in the uncompressed EC point of a request's DER:
+ * the point follows the BIT STRING header hdr (ending in the 04 tag) and
+ * holds two coordinates of coord bytes.  The point is then off the curve. */
+static void spoil_ec_point(unsigned char *der, int len, const char *hdr, int hdrlen, int coord)
+{
+	for (int j = 0; j + hdrlen + 2 * coord <= len; j++)
+		if (memcmp(der + j, hdr, (size_t)hdrlen) == 0) {
+			der[j + hdrlen + 2 * coord - 1] ^= 0x01;
+			return;
+		}
+	fail_msg("no EC point in the request");
+}
+
 /* After the first key of a curve, EC keys are copies of it given their own
  * point: each must still be its request's key, and a point that is not on
  * the curve must not become a key. */
@@ -293,7 +306,7 @@ static void test_csr_parse_key_copies(void **state)
 		struct signet_err err = { 0 };
 		EVP_PKEY *k = EVP_EC_gen("P-256"), *got = NULL;
 		X509_REQ *req;
-		unsigned char *der, *pt = NULL;
+		unsigned char *der;
 		int len;
 
 		assert_non_null(k);
@@ -302,25 +315,17 @@ static void test_csr_parse_key_copies(void **state)
 		X509_REQ_free(req);
 		EVP_PKEY_free(got);
 		got = NULL;
-		/* The uncompressed point is BIT STRING 03 42 00 04 X Y. */
-		for (int j = 0; j + 4 + 64 < len; j++)
-			if (memcmp(der + j, "\x03\x42\x00\x04", 4) == 0) {
-				pt = der + j + 4;
-				break;
-			}
-		assert_non_null(pt);
-		pt[64] ^= 0x01; /* last byte of Y: off the curve */
+		spoil_ec_point(der, len, "\x03\x42\x00\x04", 4, 32);
 		ERR_clear_error();
 		req = signet_csr_parse_key(der, (size_t)len, "r.der", &got, &err);
 		assert_null(got);
+		assert_non_null(req); /* the request reads; only its key does not */
 		X509_REQ_free(req);
 		OPENSSL_free(der);
 		EVP_PKEY_free(k);
 	}
 }
 
-/* signet_pem_encode writes what PEM_write_bio writes, for every length
- * around the 48-byte line boundaries. */
 /* A spare key handed back to signet_csr_parse_key becomes the next
  * request's key when it is on the same curve, and is freed otherwise; the
  * key returned is always the request's own, whatever the spare was. */
@@ -354,27 +359,24 @@ static void test_csr_parse_key_spare(void **state)
 	{
 		struct signet_err err = { 0 };
 		EVP_PKEY *k = EVP_EC_gen("P-521");
-		unsigned char *der, *pt = NULL;
+		unsigned char *der;
 		int len;
 		X509_REQ *req;
 
 		der = csr_der(k, &len);
-		for (int j = 0; j + 4 + 132 < len; j++)
-			if (memcmp(der + j, "\x03\x81\x86\x00\x04", 5) == 0) {
-				pt = der + j + 5;
-				break;
-			}
-		assert_non_null(pt);
-		pt[131] ^= 0x01;
+		spoil_ec_point(der, len, "\x03\x81\x86\x00\x04", 5, 66);
 		ERR_clear_error();
 		req = signet_csr_parse_key(der, (size_t)len, "r.der", &spare, &err);
 		assert_null(spare);
+		assert_non_null(req); /* the request reads; only its key does not */
 		X509_REQ_free(req);
 		OPENSSL_free(der);
 		EVP_PKEY_free(k);
 	}
 }
 
+/* signet_pem_encode writes what PEM_write_bio writes, for every length
+ * around the 48-byte line boundaries. */
 static void test_pem_encode_matches_openssl(void **state)
 {
 	unsigned char der[300];
