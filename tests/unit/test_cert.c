@@ -212,6 +212,16 @@ static unsigned char *csr_der(EVP_PKEY *k, int *len)
 	return der;
 }
 
+/* A new key: "EC:<curve>", "RSA" (2048 bits) or another type's name. */
+static EVP_PKEY *gen_key(const char *type)
+{
+	if (strncmp(type, "EC:", 3) == 0)
+		return EVP_EC_gen(type + 3);
+	if (strcmp(type, "RSA") == 0)
+		return EVP_RSA_gen(2048);
+	return EVP_PKEY_Q_keygen(NULL, NULL, type);
+}
+
 /* k's request, read by signet_csr_parse_key: asserts that it is read and
  * that the key it returns (in *got) is k. */
 static X509_REQ *parse_own_csr(EVP_PKEY *k, unsigned char **der, int *len, EVP_PKEY **got,
@@ -240,9 +250,7 @@ static void test_csr_parse_key(void **state)
 		unsigned char *der;
 		int len;
 
-		k = strncmp(types[t], "EC:", 3) == 0 ? EVP_EC_gen(types[t] + 3) :
-		    strcmp(types[t], "RSA") == 0     ? EVP_RSA_gen(2048) :
-						       EVP_PKEY_Q_keygen(NULL, NULL, types[t]);
+		k = gen_key(types[t]);
 		assert_non_null(k);
 		req = parse_own_csr(k, &der, &len, &got, &err);
 		/* The fast reader leaves OpenSSL's key slot empty (documented). */
@@ -283,17 +291,32 @@ static void test_csr_parse_key(void **state)
 	}
 }
 
-/* Flips the last byte of Y in the uncompressed EC point of a request's DER:
- * the point follows the BIT STRING header hdr (ending in the 04 tag) and
- * holds two coordinates of coord bytes.  The point is then off the curve. */
-static void spoil_ec_point(unsigned char *der, int len, const char *hdr, int hdrlen, int coord)
+/* A request for k whose EC point is put off the curve by flipping the last
+ * byte of Y (the point follows the BIT STRING header hdr, ending in the 04
+ * tag, and holds two coordinates of coord bytes): signet_csr_parse_key
+ * must still read the request but give no key, whatever *out held before
+ * (NULL, or a spare to reuse, which must not leak). */
+static void assert_off_curve_refused(EVP_PKEY *k, const char *hdr, int hdrlen, int coord,
+				     EVP_PKEY **out)
 {
-	for (int j = 0; j + hdrlen + 2 * coord <= len; j++)
+	struct signet_err err = { 0 };
+	unsigned char *der;
+	int len, spoiled = 0;
+	X509_REQ *req;
+
+	der = csr_der(k, &len);
+	for (int j = 0; !spoiled && j + hdrlen + 2 * coord <= len; j++)
 		if (memcmp(der + j, hdr, (size_t)hdrlen) == 0) {
 			der[j + hdrlen + 2 * coord - 1] ^= 0x01;
-			return;
+			spoiled = 1;
 		}
-	fail_msg("no EC point in the request");
+	assert_true(spoiled);
+	ERR_clear_error();
+	req = signet_csr_parse_key(der, (size_t)len, "r.der", out, &err);
+	assert_null(*out);
+	assert_non_null(req); /* the request reads; only its key does not */
+	X509_REQ_free(req);
+	OPENSSL_free(der);
 }
 
 /* After the first key of a curve, EC keys are copies of it given their own
@@ -315,13 +338,8 @@ static void test_csr_parse_key_copies(void **state)
 		X509_REQ_free(req);
 		EVP_PKEY_free(got);
 		got = NULL;
-		spoil_ec_point(der, len, "\x03\x42\x00\x04", 4, 32);
-		ERR_clear_error();
-		req = signet_csr_parse_key(der, (size_t)len, "r.der", &got, &err);
-		assert_null(got);
-		assert_non_null(req); /* the request reads; only its key does not */
-		X509_REQ_free(req);
 		OPENSSL_free(der);
+		assert_off_curve_refused(k, "\x03\x42\x00\x04", 4, 32, &got);
 		EVP_PKEY_free(k);
 	}
 }
@@ -337,9 +355,7 @@ static void test_csr_parse_key_spare(void **state)
 	(void)state;
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
 		struct signet_err err = { 0 };
-		EVP_PKEY *k = strncmp(types[t], "EC:", 3) == 0 ? EVP_EC_gen(types[t] + 3) :
-			      strcmp(types[t], "RSA") == 0     ? EVP_RSA_gen(2048) :
-								 EVP_PKEY_Q_keygen(NULL, NULL, types[t]);
+		EVP_PKEY *k = gen_key(types[t]);
 		unsigned char *der;
 		int len;
 		X509_REQ *req;
@@ -355,22 +371,12 @@ static void test_csr_parse_key_spare(void **state)
 		OPENSSL_free(der);
 		EVP_PKEY_free(k);
 	}
-	/* A spare with an off-curve point: no key, and the spare is not leaked. */
+	/* A spare (the last P-521 key) with an off-curve P-521 point. */
 	{
-		struct signet_err err = { 0 };
 		EVP_PKEY *k = EVP_EC_gen("P-521");
-		unsigned char *der;
-		int len;
-		X509_REQ *req;
 
-		der = csr_der(k, &len);
-		spoil_ec_point(der, len, "\x03\x81\x86\x00\x04", 5, 66);
-		ERR_clear_error();
-		req = signet_csr_parse_key(der, (size_t)len, "r.der", &spare, &err);
-		assert_null(spare);
-		assert_non_null(req); /* the request reads; only its key does not */
-		X509_REQ_free(req);
-		OPENSSL_free(der);
+		assert_non_null(k);
+		assert_off_curve_refused(k, "\x03\x81\x86\x00\x04", 5, 66, &spare);
 		EVP_PKEY_free(k);
 	}
 }
