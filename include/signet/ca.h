@@ -72,6 +72,8 @@ struct signet_sign_req {
 	const GENERAL_NAMES *sans;     /* NULL: the CSR's own SANs */
 	const char *name;              /* record label, may be NULL */
 	time_t now;                    /* 0: time(NULL) */
+	int csr_verified;              /* the caller has checked the CSR's signature
+					* with csr_key (signet_csr_verify_key) */
 };
 
 /* Verifies the CSR, applies the profile and policy, and signs, without
@@ -95,6 +97,19 @@ int signet_ca_record_make(const struct signet_ca *ca, X509 *x,
 			  struct signet_err *err);
 int signet_ca_record_insert(struct signet_ca *ca, const struct signet_record *rec,
 			    struct signet_err *err);
+
+/* State kept by a thread that issues many certificates (a batch's signing
+ * thread): with an EC CA key it signs through one context set up once
+ * instead of X509_sign's per-certificate contexts.  Make it after
+ * signet_ca_unlock; one per thread; free it before the CA. */
+struct signet_issuer;
+struct signet_issuer *signet_issuer_new(const struct signet_ca *ca, struct signet_err *err);
+void signet_issuer_free(struct signet_issuer *is);
+
+/* signet_ca_build and signet_ca_record_make in one step, with is (or NULL)
+ * from this thread.  The record's der is the encoding that was signed. */
+X509 *signet_ca_issue(const struct signet_ca *ca, const struct signet_sign_req *r,
+		      struct signet_issuer *is, struct signet_record *rec, struct signet_err *err);
 
 /* Verifies the CSR, applies the profile and policy, signs, records, and
  * returns a fully decoded certificate.

@@ -16,12 +16,15 @@
 #include <libgen.h>
 #include <openssl/pem.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signet/cert.h>
+#include <signet/csr.h>
 #include <signet/file.h>
 #include <signet/name.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 
 static const char usage[] =
 	"usage: signet sign CSR... --profile server|client|peer|sub-ca [options]\n"
@@ -59,17 +62,30 @@ struct job {
 	char *pem;                /* rec.der as PEM, made by the worker (batches) */
 	size_t pem_len;
 	struct signet_err err;    /* a worker's failure */
+	int state;                /* JOB_NEW .. JOB_BAD (atomic) */
 	int done;                 /* phase 1 finished with it (atomic) */
 };
 
+/* The main thread reads every CSR file first (JOB_READ), then opens the
+ * CA.  A job's CSR is parsed and its signature checked (job_check) once,
+ * by whichever thread claims it first: ahead of time while the files are
+ * read and the CA is opened, or when it is signed. */
+enum { JOB_NEW, JOB_READ, JOB_CHECKING, JOB_CHECKED, JOB_BAD };
+
 /* What the workers share; each takes the next job not yet taken.  Phase 1
  * signs, while the main thread records the signed jobs in order; phase 2,
- * after the batch is committed, writes the files. */
+ * after the batch is committed, writes the files.  Phase 1's threads start
+ * before the CA is open, and until it is (ca_ready), they check CSRs
+ * ahead: the signature check is most of the work and needs no CA. */
 struct pool {
 	struct signet_ca *ca;
 	const struct signet_sign_req *tmpl;
 	struct job *jobs;
 	int njobs, nthreads, failed, phase;
+	pthread_t tids[16];
+	int nstarted;       /* threads running */
+	int ca_ready;       /* ca and tmpl are set: sign (atomic) */
+	int ahead;          /* the next job to check ahead of time */
 	int next;           /* the next job to take */
 	int waiting;        /* 1 + the job the recorder sleeps for, or 0 (atomic) */
 	pthread_mutex_t mu; /* taken to wake the recorder */
@@ -78,6 +94,9 @@ struct pool {
 	char *chain_pem; /* the PEM that follows each certificate in its chain file */
 	size_t chain_len;
 	const char *label;
+	int bundle;         /* all certificates go to one output, in order: */
+	char *out;          /* their PEM, gathered as they are recorded */
+	size_t out_len, out_cap;
 };
 
 static void pool_fail(struct pool *p)
@@ -162,20 +181,85 @@ out:
 	return rc;
 }
 
-/* Phase 1 parses, verifies and signs (the CPU-heavy part) in parallel;
+/* Parses job j's CSR and checks its signature (proof of possession): all
+ * of a job that needs no CA.  *spare is a key to reuse (see
+ * signet_csr_parse_key).  Sets j->state to JOB_CHECKED or JOB_BAD. */
+static void job_check(struct job *j, EVP_PKEY **spare)
+{
+	int ok;
+
+	j->key = *spare;
+	*spare = NULL;
+	j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, &j->err);
+	ok = j->req != NULL;
+	if (ok && signet_csr_verify_key(j->req, j->key, &j->err) < 0) {
+		signet_err_prefix(&j->err, "%s", j->path);
+		ok = 0;
+	}
+	__atomic_store_n(&j->state, ok ? JOB_CHECKED : JOB_BAD, __ATOMIC_RELEASE);
+}
+
+/* Claims job j for checking if it is read and nobody has claimed it. */
+static int job_claim(struct job *j)
+{
+	int expect = JOB_READ;
+
+	return __atomic_compare_exchange_n(&j->state, &expect, JOB_CHECKING, 0, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+static int ca_ready(struct pool *p)
+{
+	return __atomic_load_n(&p->ca_ready, __ATOMIC_ACQUIRE);
+}
+
+/* Before the CA is open: checks the next job the main thread has read
+ * (waiting a little when it is not read yet), or, when there is none left,
+ * sleeps until the CA is ready or the batch is abandoned. */
+static void check_ahead(struct pool *p, EVP_PKEY **spare)
+{
+	int k = __atomic_load_n(&p->ahead, __ATOMIC_RELAXED);
+
+	if (k < p->njobs) {
+		struct job *j = &p->jobs[k];
+		if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_NEW) {
+			struct timespec ts = { 0, 20000 };
+			nanosleep(&ts, NULL); /* the file is being read */
+		} else if (__atomic_compare_exchange_n(&p->ahead, &k, k + 1, 0, __ATOMIC_RELAXED,
+						       __ATOMIC_RELAXED) &&
+			   job_claim(j)) {
+			job_check(j, spare);
+		}
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	while (!ca_ready(p) && !__atomic_load_n(&p->failed, __ATOMIC_SEQ_CST))
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Phase 1 checks, builds and signs (the CPU-heavy part) in parallel;
  * recording stays on the main thread, in one transaction, and overlaps the
  * signing.  Phase 2 writes the files of the committed batch in parallel. */
 static void *sign_worker(void *arg)
 {
 	struct pool *p = arg;
 	EVP_PKEY *spare = NULL; /* the last job's key, reused for the next one */
+	struct signet_issuer *is = NULL;
 
 	for (;;) {
-		int i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		int i;
 		struct job *j;
 		struct signet_sign_req sr;
 
-		if (i >= p->njobs || __atomic_load_n(&p->failed, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
+			break;
+		if (p->phase == 1 && !ca_ready(p)) {
+			check_ahead(p, &spare);
+			continue;
+		}
+		i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		if (i >= p->njobs)
 			break;
 		j = &p->jobs[i];
 		if (p->phase == 2) {
@@ -185,34 +269,33 @@ static void *sign_worker(void *arg)
 			}
 			continue;
 		}
-		if (j->data == NULL &&
-		    signet_file_read(j->path, &j->data, &j->len, &j->err) < 0) {
+		if (job_claim(j))
+			job_check(j, &spare);
+		else /* checked ahead, or still being checked by another thread */
+			while (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_CHECKING)
+				sched_yield();
+		if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_BAD) {
 			pool_fail(p);
 			break;
 		}
-		j->key = spare;
-		spare = NULL;
-		j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, &j->err);
-		if (j->req != NULL) {
-			sr = *p->tmpl;
-			sr.csr = j->req;
-			sr.csr_key = j->key;
-			sr.name = p->label ? p->label : j->stem;
-			j->cert = signet_ca_build(p->ca, &sr, &j->err);
-			/* A batch's output is the record's DER as PEM, encoded here
-			 * rather than on the main thread after the commit. */
-			if (j->cert != NULL &&
-			    (signet_ca_record_make(p->ca, j->cert, &sr, &j->rec, &j->err) < 0 ||
-			     (p->njobs > 1 &&
-			      signet_pem_encode(PEM_STRING_X509, j->rec.der, j->rec.der_len,
-						&j->pem, &j->pem_len, &j->err) < 0))) {
-				X509_free(j->cert);
-				j->cert = NULL;
-			}
+		sr = *p->tmpl;
+		sr.csr = j->req;
+		sr.csr_key = j->key;
+		sr.csr_verified = 1;
+		sr.name = p->label ? p->label : j->stem;
+		if (is == NULL)
+			is = signet_issuer_new(p->ca, &j->err);
+		j->cert = is == NULL ? NULL : signet_ca_issue(p->ca, &sr, is, &j->rec, &j->err);
+		/* A batch's output is the record's DER as PEM, encoded here
+		 * rather than on the main thread after the commit. */
+		if (j->cert != NULL && p->njobs > 1 &&
+		    signet_pem_encode(PEM_STRING_X509, j->rec.der, j->rec.der_len, &j->pem,
+				      &j->pem_len, &j->err) < 0) {
+			X509_free(j->cert);
+			j->cert = NULL;
 		}
 		if (j->cert == NULL) {
-			if (j->req != NULL)
-				signet_err_prefix(&j->err, "%s", j->path);
+			signet_err_prefix(&j->err, "%s", j->path);
 			pool_fail(p);
 			break;
 		}
@@ -221,6 +304,7 @@ static void *sign_worker(void *arg)
 			 * here is reused for the next jobs (fewer page faults). */
 			X509_free(j->cert);
 			X509_REQ_free(j->req);
+			EVP_PKEY_free(spare);
 			spare = j->key;
 			j->cert = NULL;
 			j->req = NULL;
@@ -229,7 +313,30 @@ static void *sign_worker(void *arg)
 		pool_done(p, i);
 	}
 	EVP_PKEY_free(spare);
+	signet_issuer_free(is);
 	return NULL;
+}
+
+/* Appends job j's PEM to the batch's single output (and frees it there),
+ * so that the output is whole when the batch is committed. */
+static int bundle_add(struct pool *p, struct job *j, struct signet_err *err)
+{
+	if (p->out_len + j->pem_len > p->out_cap) {
+		size_t cap = p->out_cap ? p->out_cap * 2 : (size_t)p->njobs * (j->pem_len + 64);
+		char *nb;
+		while (cap < p->out_len + j->pem_len)
+			cap *= 2;
+		nb = realloc(p->out, cap);
+		if (nb == NULL)
+			return signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+		p->out = nb;
+		p->out_cap = cap;
+	}
+	memcpy(p->out + p->out_len, j->pem, j->pem_len);
+	p->out_len += j->pem_len;
+	free(j->pem);
+	j->pem = NULL;
+	return 0;
 }
 
 /* Records each signed job in CSR order as the workers finish them, in the
@@ -257,15 +364,22 @@ static int record_jobs(struct pool *p, struct signet_err *err)
 				goto fail;
 			sr.csr = j->req;
 			sr.csr_key = j->key;
-			j->cert = signet_ca_build(p->ca, &sr, err);
+			j->cert = signet_ca_issue(p->ca, &sr, NULL, &j->rec, err);
 			free(j->pem);
 			j->pem = NULL;
 			if (j->cert == NULL ||
-			    signet_ca_record_make(p->ca, j->cert, &sr, &j->rec, err) < 0 ||
 			    signet_pem_encode(PEM_STRING_X509, j->rec.der, j->rec.der_len, &j->pem,
 					      &j->pem_len, err) < 0)
 				goto fail;
 		}
+		if (p->njobs > 1) {
+			/* Recorded: of the job, only its PEM is still needed. */
+			signet_record_clear(&j->rec);
+			free(j->data);
+			j->data = NULL;
+		}
+		if (p->bundle && bundle_add(p, j, err) < 0)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -273,28 +387,58 @@ fail:
 	return -1;
 }
 
-/* Runs the pool's phase on every job with p->nthreads threads; in phase 1
- * the calling thread records the jobs (record_jobs), in phase 2 it writes
- * too.  On failure *err is the recording's error, else the first failed
- * job's. */
-static int run_pool(struct pool *p, struct signet_err *err)
+/* Starts the threads of the pool's phase (fewer if the system refuses
+ * some).  Phase 1's threads check CSRs until pool_go; in phase 1 the
+ * calling thread then records the jobs (record_jobs), in phase 2 it writes
+ * too.  With one thread, phase 1 starts none: the calling thread signs
+ * everything, then records. */
+static void pool_start(struct pool *p)
 {
-	pthread_t tids[16];
-	/* In phase 1 the calling thread records, so all p->nthreads sign,
-	 * unless there is one: then it signs everything first, then records. */
 	int spawn = p->phase == 1 && p->nthreads > 1 ? p->nthreads : p->nthreads - 1;
-	int nstarted = 0, rc = 0;
 
 	p->next = 0;
+	p->ahead = 0;
 	p->failed = 0;
-	while (nstarted < spawn && pthread_create(&tids[nstarted], NULL, sign_worker, p) == 0)
-		nstarted++;
-	if (p->phase == 2 || nstarted == 0)
+	p->nstarted = 0;
+	while (p->nstarted < spawn &&
+	       pthread_create(&p->tids[p->nstarted], NULL, sign_worker, p) == 0)
+		p->nstarted++;
+}
+
+/* The CA is open and p->ca and p->tmpl set: phase 1's threads may sign. */
+static void pool_go(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	__atomic_store_n(&p->ca_ready, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Stops the pool's threads early (the batch failed before pool_go). */
+static void pool_abandon(struct pool *p)
+{
+	if (p->nstarted == 0)
+		return;
+	pool_fail(p);
+	for (int t = 0; t < p->nstarted; t++)
+		pthread_join(p->tids[t], NULL);
+	p->nstarted = 0;
+}
+
+/* Runs the started phase to its end.  On failure *err is the recording's
+ * error, else the first failed job's. */
+static int pool_finish(struct pool *p, struct signet_err *err)
+{
+	int rc = 0;
+
+	pool_go(p);
+	if (p->phase == 2 || p->nstarted == 0)
 		sign_worker(p); /* the calling thread takes jobs too */
 	if (p->phase == 1)
 		rc = record_jobs(p, err) < 0 ? -1 : 0;
-	for (int t = 0; t < nstarted; t++)
-		pthread_join(tids[t], NULL);
+	for (int t = 0; t < p->nstarted; t++)
+		pthread_join(p->tids[t], NULL);
+	p->nstarted = 0;
 	if (rc < 0 || !p->failed)
 		return rc;
 	for (int i = 0; i < p->njobs; i++) {
@@ -304,6 +448,12 @@ static int run_pool(struct pool *p, struct signet_err *err)
 		}
 	}
 	return -1;
+}
+
+static int run_pool(struct pool *p, struct signet_err *err)
+{
+	pool_start(p);
+	return pool_finish(p, err);
 }
 
 static void stem_of(const char *path, char *out, size_t size)
@@ -343,31 +493,6 @@ static int check_stems(struct job *jobs, int njobs, struct signet_err *err)
 					    "rename one or sign them separately",
 					    v[i - 1]->path, v[i]->path, v[i]->stem);
 	free(v);
-	return rc;
-}
-
-/* Several CSRs without --out-dir: every certificate, in the order of the
- * CSRs, in one file (written atomically, once) or on stdout. */
-static int write_bundle(const struct job *jobs, int njobs, const char *out,
-			struct signet_err *err)
-{
-	char *all;
-	size_t len = 0;
-	int rc;
-
-	for (int i = 0; i < njobs; i++)
-		len += jobs[i].pem_len;
-	all = malloc(len + 1);
-	if (all == NULL)
-		return signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
-	len = 0;
-	/* Each PEM is the recorded DER: what the database holds is written. */
-	for (int i = 0; i < njobs; i++) {
-		memcpy(all + len, jobs[i].pem, jobs[i].pem_len);
-		len += jobs[i].pem_len;
-	}
-	rc = signet_file_write(out, all, len, 0644, 0, err);
-	free(all);
 	return rc;
 }
 
@@ -504,18 +629,31 @@ int cmd_sign(int argc, char **argv)
 		rc = cli_usage_error("sign", "out of memory");
 		goto out;
 	}
-	/* Check every CSR before asking for the passphrase: a missing file is
-	 * named before the user types anything.  A lone CSR (or stdin) is read
-	 * now; a batch's files are read by the signing threads. */
 	for (int i = 0; i < njobs; i++) {
 		jobs[i].path = argv[optind + i];
 		stem_of(jobs[i].path, jobs[i].stem, sizeof(jobs[i].stem));
-		if (njobs < THREADED_BATCH || strcmp(jobs[i].path, "-") == 0) {
-			if (signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
-				goto fail;
-		} else if (signet_file_check(jobs[i].path, &err) < 0) {
+	}
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		pool.tmpl = &sr;
+		pool.jobs = jobs;
+		pool.njobs = njobs;
+		pool.label = label;
+		/* Threads pay off from a few dozen CSRs; one thread below that. */
+		pool.nthreads = njobs < THREADED_BATCH ? 1 : (int)(cpus < 1 ? 1 : cpus > 16 ? 16 : cpus);
+		pool.phase = 1;
+		pool.bundle = out_dir == NULL && njobs > 1;
+	}
+	/* A batch's threads start now and check CSRs while the files are
+	 * read and the CA is opened (and its key decrypted). */
+	pool_start(&pool);
+	/* Every CSR is read before the passphrase is asked for: a missing file
+	 * is named before the user types anything.  One thread reads while the
+	 * others work, so that they never wait for the disk. */
+	for (int i = 0; i < njobs; i++) {
+		if (signet_file_read(jobs[i].path, &jobs[i].data, &jobs[i].len, &err) < 0)
 			goto fail;
-		}
+		__atomic_store_n(&jobs[i].state, JOB_READ, __ATOMIC_RELEASE);
 	}
 	if (out_dir != NULL && check_stems(jobs, njobs, &err) < 0)
 		goto fail;
@@ -526,29 +664,21 @@ int cmd_sign(int argc, char **argv)
 		goto out;
 
 	sr.sans = sans;
-	{
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		pool.ca = ca;
-		pool.tmpl = &sr;
-		pool.jobs = jobs;
-		pool.njobs = njobs;
-		pool.label = label;
-		/* Threads pay off from a few dozen CSRs; one thread below that. */
-		pool.nthreads = njobs < THREADED_BATCH ? 1 : (int)(cpus < 1 ? 1 : cpus > 16 ? 16 : cpus);
-		pool.phase = 1;
-	}
+	pool.ca = ca;
 	if (signet_db_begin(signet_ca_db(ca), &err) < 0)
 		goto fail;
 	in_txn = 1;
-	if (run_pool(&pool, &err) < 0)
+	if (pool_finish(&pool, &err) < 0)
 		goto fail;
-	/* Durable record first; only then hand certificates out. */
 	if (signet_db_commit(signet_ca_db(ca), &err) < 0)
 		goto fail;
 	in_txn = 0;
-
-	if (out_dir == NULL && njobs > 1) {
-		if (write_bundle(jobs, njobs, out ? out : "-", &err) < 0)
+	if (pool.bundle) {
+		/* Several CSRs without --out-dir: every certificate, in the order
+		 * of the CSRs, in one file (written atomically, once) or on
+		 * stdout.  Each PEM is the recorded DER: what the database holds
+		 * is written. */
+		if (signet_file_write(out ? out : "-", pool.out, pool.out_len, 0644, 0, &err) < 0)
 			goto fail;
 	} else if (out_dir == NULL) {
 		if (write_outputs(ca, jobs[0].cert, out ? out : (chain ? NULL : "-"), chain, 0,
@@ -594,6 +724,7 @@ int cmd_sign(int argc, char **argv)
 fail:
 	rc = cli_fail("sign", &err);
 out:
+	pool_abandon(&pool);
 	if (in_txn)
 		signet_db_rollback(signet_ca_db(ca));
 	for (int i = 0; jobs != NULL && i < njobs; i++) {
@@ -606,6 +737,7 @@ out:
 	}
 	free(jobs);
 	free(pool.chain_pem);
+	free(pool.out);
 	GENERAL_NAMES_free(sans);
 	signet_ca_free(ca);
 	return rc;

@@ -83,7 +83,6 @@ static int random_serial(X509 *x, time_t now, struct signet_err *err)
 {
 	unsigned char buf[18];
 	uint32_t t = (uint32_t)((uint64_t)(now > 0 ? now : 0) / 4);
-	BIGNUM *bn = NULL;
 	int rc = -1;
 
 	buf[0] = (unsigned char)(t >> 24);
@@ -94,12 +93,12 @@ static int random_serial(X509 *x, time_t now, struct signet_err *err)
 	       "the clock is not set (serial numbers carry the time)");
 	ENSURE_OSSL(RAND_bytes(buf + 4, sizeof(buf) - 4) == 1, err, SIGNET_E_INTERNAL,
 		    "no randomness for the serial number");
-	bn = BN_bin2bn(buf, sizeof(buf), NULL);
-	ENSURE_OSSL(bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL,
-		    err, SIGNET_E_INTERNAL, "cannot set serial number");
+	/* buf is a positive INTEGER's content octets as they stand (first
+	 * octet 0x01-0x7f): no BIGNUM needed to convert it. */
+	ENSURE_OSSL(ASN1_STRING_set(X509_get_serialNumber(x), buf, sizeof(buf)), err,
+		    SIGNET_E_INTERNAL, "cannot set serial number");
 	rc = 0;
 out:
-	BN_free(bn);
 	return rc;
 }
 
@@ -144,21 +143,24 @@ static int sign_cert(X509 *x, EVP_PKEY *key, struct signet_err *err)
 /*
  * The record of x, computed from one encoding of it (the fingerprint is
  * the SHA-256 of that DER), with every string the record's own so that
- * signet_record_clear frees it.
+ * signet_record_clear frees it.  signed_der (malloc'ed, or NULL) is x's
+ * encoding as it was signed: it becomes the record's, or is freed.
  */
-static int make_record(X509 *x, const char *issuer_id, const char *name, const char *profile,
-		       time_t now, struct signet_record *r, struct signet_err *err)
+static int make_record(X509 *x, unsigned char *signed_der, int signed_len, const char *issuer_id,
+		       const char *name, const char *profile, time_t now, struct signet_record *r,
+		       struct signet_err *err)
 {
 	char subject[1024], sans[2048];
 	GENERAL_NAMES *gn;
-	unsigned char *der = NULL, md[32];
+	unsigned char *der = signed_der, md[32];
 	unsigned int mdlen = 0;
-	int len, rc = -1;
+	int len = signed_len, rc = -1;
 	time_t nb = 0, na = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->reason = -1;
-	len = i2d_X509(x, &der);
+	if (der == NULL)
+		len = i2d_X509(x, &der);
 	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
 			    mdlen == 32,
 		    err, SIGNET_E_INTERNAL, "cannot encode certificate");
@@ -183,13 +185,21 @@ static int make_record(X509 *x, const char *issuer_id, const char *name, const c
 	r->not_before = nb;
 	r->not_after = na;
 	r->issued_at = now;
-	r->der = malloc((size_t)len);
-	ENSURE(r->der != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-	memcpy(r->der, der, (size_t)len);
+	if (der == signed_der) {
+		r->der = der; /* the caller's, handed over */
+		der = NULL;
+	} else {
+		r->der = malloc((size_t)len);
+		ENSURE(r->der != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+		memcpy(r->der, der, (size_t)len);
+	}
 	r->der_len = (size_t)len;
 	rc = 0;
 out:
-	OPENSSL_free(der);
+	if (der != signed_der)
+		OPENSSL_free(der);
+	else
+		free(der); /* the caller's, not handed over: it is ours to free */
 	ERR_clear_error();
 	if (rc < 0)
 		signet_record_clear(r);
@@ -203,7 +213,7 @@ static int record_cert(struct signet_db *db, X509 *x, const char *issuer_id,
 	struct signet_record r;
 	int rc;
 
-	if (make_record(x, issuer_id, name, profile, now, &r, err) < 0)
+	if (make_record(x, NULL, 0, issuer_id, name, profile, now, &r, err) < 0)
 		return -1;
 	rc = signet_db_insert(db, &r, err);
 	signet_record_clear(&r);
@@ -868,8 +878,127 @@ static int copy_req_pubkey(X509 *x, X509_REQ *req, struct signet_err *err)
 	return 0;
 }
 
-X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *r,
-		      struct signet_err *err)
+/* ---- repeated issuance on one thread ---------------------------------- */
+
+/*
+ * What a thread that issues many certificates keeps from one to the next.
+ * X509_sign makes a new EVP_MD_CTX and EVP_PKEY_CTX for every certificate,
+ * and OpenSSL 3.0 matches each new EVP_PKEY_CTX to its legacy method by
+ * walking every name of the key type; it also encodes the TBS twice (to
+ * sign it, then again within the whole certificate).  For an EC CA key,
+ * this signs instead with one EVP_PKEY_CTX initialised once, over a digest
+ * made with one EVP_MD_CTX, and keeps the encoding that was signed.  The
+ * signature is OpenSSL's ECDSA, as with X509_sign, and the encoding is
+ * checked against i2d_X509 by the unit tests.
+ */
+struct signet_issuer {
+	EVP_PKEY_CTX *pctx; /* the CA key's, initialised for signing */
+	EVP_MD_CTX *mdctx;
+	const EVP_MD *md;
+	int sig_nid;        /* the signature algorithm, e.g. ecdsa-with-SHA256 */
+};
+
+struct signet_issuer *signet_issuer_new(const struct signet_ca *ca, struct signet_err *err)
+{
+	struct signet_issuer *is = calloc(1, sizeof(*is));
+	const EVP_MD *md = ca->md;
+
+	if (is == NULL) {
+		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (ca->signer_key == NULL || md == NULL || EVP_PKEY_get_base_id(ca->signer_key) != EVP_PKEY_EC)
+		return is; /* X509_sign, as signet_ca_build does */
+	if (!OBJ_find_sigid_by_algs(&is->sig_nid, EVP_MD_get_type(md), EVP_PKEY_EC) ||
+	    (is->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, ca->signer_key, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(is->pctx) <= 0 || EVP_PKEY_CTX_set_signature_md(is->pctx, md) <= 0 ||
+	    (is->mdctx = EVP_MD_CTX_new()) == NULL) {
+		signet_err_ossl(err, SIGNET_E_INTERNAL, "cannot set up signing");
+		signet_issuer_free(is);
+		return NULL;
+	}
+	is->md = md;
+	return is;
+}
+
+void signet_issuer_free(struct signet_issuer *is)
+{
+	if (is == NULL)
+		return;
+	EVP_PKEY_CTX_free(is->pctx);
+	EVP_MD_CTX_free(is->mdctx);
+	free(is);
+}
+
+/*
+ * Signs x with is's context and returns its whole encoding (malloc'ed) in
+ * *der: the TBS as signed, then the algorithm and the signature, in an
+ * outer SEQUENCE, which is what i2d_X509 would produce.  OpenSSL 3.0 has no
+ * setters for a certificate's signature fields; they are set through the
+ * pointers X509_get0_tbs_sigalg and X509_get0_signature hand out, as
+ * X509_sign sets them, so that x is the signed certificate as well.
+ */
+static int issuer_sign(struct signet_issuer *is, X509 *x, unsigned char **der, int *der_len)
+{
+	unsigned char *tbs = NULL, *out = NULL, *p, dgst[EVP_MAX_MD_SIZE];
+	unsigned char sig[160];
+	size_t siglen = sizeof(sig);
+	unsigned int dlen = 0;
+	const ASN1_BIT_STRING *csig;
+	const X509_ALGOR *calg;
+	X509_ALGOR *alg;
+	ASN1_BIT_STRING *bits;
+	int tbs_len, alg_len, bits_len, body, total, ok = 0;
+
+	*der = NULL;
+	if (!X509_set_version(x, X509_VERSION_3))
+		return 0;
+	alg = (X509_ALGOR *)X509_get0_tbs_sigalg(x);
+	X509_ALGOR_set0(alg, OBJ_nid2obj(is->sig_nid), V_ASN1_UNDEF, NULL);
+	tbs_len = i2d_re_X509_tbs(x, &tbs);
+	if (tbs_len <= 0 || !EVP_DigestInit_ex(is->mdctx, is->md, NULL) ||
+	    !EVP_DigestUpdate(is->mdctx, tbs, (size_t)tbs_len) ||
+	    !EVP_DigestFinal_ex(is->mdctx, dgst, &dlen) ||
+	    EVP_PKEY_sign(is->pctx, sig, &siglen, dgst, dlen) <= 0)
+		goto out;
+	X509_get0_signature(&csig, &calg, x);
+	bits = (ASN1_BIT_STRING *)csig;
+	alg = (X509_ALGOR *)calg;
+	X509_ALGOR_set0(alg, OBJ_nid2obj(is->sig_nid), V_ASN1_UNDEF, NULL);
+	if (!ASN1_BIT_STRING_set(bits, sig, (int)siglen))
+		goto out;
+	/* No unused bits, as ASN1_item_sign_ctx marks it. */
+	bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+	bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	alg_len = i2d_X509_ALGOR(alg, NULL);
+	bits_len = i2d_ASN1_BIT_STRING(bits, NULL);
+	if (alg_len <= 0 || bits_len <= 0)
+		goto out;
+	body = tbs_len + alg_len + bits_len;
+	total = ASN1_object_size(1, body, V_ASN1_SEQUENCE);
+	if (total <= 0 || (out = malloc((size_t)total)) == NULL)
+		goto out;
+	p = out;
+	ASN1_put_object(&p, 1, body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	memcpy(p, tbs, (size_t)tbs_len);
+	p += tbs_len;
+	i2d_X509_ALGOR(alg, &p);
+	i2d_ASN1_BIT_STRING(bits, &p);
+	ok = p == out + total;
+	if (ok) {
+		*der = out;
+		*der_len = total;
+		out = NULL;
+	}
+out:
+	OPENSSL_free(tbs);
+	free(out);
+	return ok;
+}
+
+static X509 *build(const struct signet_ca *ca, const struct signet_sign_req *r,
+		   struct signet_issuer *is, unsigned char **der, int *der_len,
+		   struct signet_err *err)
 {
 	X509 *x = NULL;
 	EVP_PKEY *pub;
@@ -883,7 +1012,8 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 	ENSURE(ca->signer_key != NULL, err, SIGNET_E_INTERNAL,
 	       "the CA key is not unlocked");
 	pub = r->csr_key != NULL ? r->csr_key : X509_REQ_get0_pubkey(r->csr);
-	TRY(signet_csr_verify_key(r->csr, pub, err));
+	if (!r->csr_verified)
+		TRY(signet_csr_verify_key(r->csr, pub, err));
 	TRY(signet_key_check_strength(pub, err));
 	subj = X509_REQ_get_subject_name(r->csr);
 	X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, cn, sizeof(cn));
@@ -936,15 +1066,46 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 	if (ca->aia != NULL)
 		ENSURE_OSSL(X509_add_ext(x, ca->aia, -1), err, SIGNET_E_INTERNAL,
 			    "cannot add authority information access");
-	ENSURE_OSSL(X509_sign(x, ca->signer_key, ca->md ? ca->md : signet_key_digest(ca->signer_key)) > 0,
-		    err, SIGNET_E_INTERNAL, "signing failed");
+	if (is != NULL && is->pctx != NULL)
+		ENSURE_OSSL(issuer_sign(is, x, der, der_len), err, SIGNET_E_INTERNAL,
+			    "signing failed");
+	else
+		ENSURE_OSSL(X509_sign(x, ca->signer_key,
+				      ca->md ? ca->md : signet_key_digest(ca->signer_key)) > 0,
+			    err, SIGNET_E_INTERNAL, "signing failed");
 	TRY(check_constraints(ca, x, sans, r->profile != SIGNET_PROFILE_SUBCA, err));
 	GENERAL_NAMES_free(csr_sans);
 	return x;
 out:
 	GENERAL_NAMES_free(csr_sans);
 	X509_free(x);
+	if (der != NULL) {
+		free(*der);
+		*der = NULL;
+	}
 	return NULL;
+}
+
+X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *r,
+		      struct signet_err *err)
+{
+	return build(ca, r, NULL, NULL, NULL, err);
+}
+
+X509 *signet_ca_issue(const struct signet_ca *ca, const struct signet_sign_req *r,
+		      struct signet_issuer *is, struct signet_record *rec, struct signet_err *err)
+{
+	unsigned char *der = NULL;
+	int len = 0;
+	X509 *x = build(ca, r, is, &der, &len, err);
+
+	if (x != NULL && make_record(x, der, len, ca->signer_id, r->name,
+				     signet_profile_name(r->profile), r->now ? r->now : time(NULL),
+				     rec, err) < 0) {
+		X509_free(x);
+		x = NULL;
+	}
+	return x;
 }
 
 int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req *r,
@@ -958,7 +1119,7 @@ int signet_ca_record_make(const struct signet_ca *ca, X509 *x,
 			  const struct signet_sign_req *r, struct signet_record *rec,
 			  struct signet_err *err)
 {
-	return make_record(x, ca->signer_id, r->name, signet_profile_name(r->profile),
+	return make_record(x, NULL, 0, ca->signer_id, r->name, signet_profile_name(r->profile),
 			   r->now ? r->now : time(NULL), rec, err);
 }
 

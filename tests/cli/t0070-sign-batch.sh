@@ -205,6 +205,42 @@ test_expect_success '--out-dir with --out is a usage error (2)' '
 	expect_fail 2 "excludes" $SIGNET sign --profile server --out-dir o2 --out x.crt csrs/host001.csr
 '
 
+test_expect_success 'a CSR on stdin amid 100 (several threads) keeps its place' '
+	before=$(count_records) &&
+	$SIGNET sign --profile server --out mixed.pem csrs/host0[0-4][0-9].csr - \
+		csrs/host0[5-9][0-9].csr <csrs/host150.csr 2>err &&
+	grep -q "issued 101 certificates" err &&
+	test $(count_records) = $((before + 101)) &&
+	$PYTHON - <<-PY
+	import re
+	from cryptography import x509
+	from cryptography.x509.oid import NameOID
+	pems = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n",
+	                  open("mixed.pem", "rb").read(), re.S)
+	cns = [x509.load_pem_x509_certificate(p).subject
+	       .get_attributes_for_oid(NameOID.COMMON_NAME)[0].value for p in pems]
+	want = [f"host{i:03d}.example.com" for i in range(50)] + ["host150.example.com"] + \
+	       [f"host{i:03d}.example.com" for i in range(50, 100)]
+	assert cns == want, cns
+	PY
+'
+
+test_expect_success 'a bad first CSR of 100 is reported, wherever it was checked (6)' '
+	before=$(count_records) &&
+	mkdir badfirst && cp csrs/host0[0-9][0-9].csr badfirst/ &&
+	cp bad/zz-broken.csr badfirst/host000.csr &&
+	for i in 1 2 3; do
+		expect_fail 6 "badfirst/host000.csr" $SIGNET sign --profile server --out bf.pem \
+			badfirst/*.csr || exit 1
+	done &&
+	test $(count_records) = $before && test ! -e bf.pem
+'
+
+test_expect_success 'a batch against a directory that is no CA fails cleanly (8)' '
+	expect_fail 8 "" $SIGNET sign --profile server --dir noca --out nc.pem csrs/*.csr &&
+	test ! -e nc.pem && test ! -e noca
+'
+
 test_expect_success 'no temporary files left in out/' '
 	! ls -a out | grep -q "\.tmp\."
 '

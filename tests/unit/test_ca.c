@@ -593,6 +593,133 @@ static void test_name_constraints_wildcard_inside(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* One issuance through signet_ca_issue: the record's DER is the
+ * certificate's own encoding, and it verifies as a server certificate. */
+static void issue_one(struct signet_ca *ca, struct signet_issuer *is, X509_REQ *r,
+		      EVP_PKEY *k, unsigned char *sig_out, int *sig_len)
+{
+	struct signet_err err = { 0 };
+	struct signet_sign_req sr;
+	struct signet_record rec;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	const ASN1_BIT_STRING *sig;
+	X509 *x, *y;
+	int len;
+
+	memset(&sr, 0, sizeof(sr));
+	sr.csr = r;
+	sr.csr_key = k;
+	sr.profile = SIGNET_PROFILE_SERVER;
+	sr.days = 30;
+	sr.name = "issued";
+	x = signet_ca_issue(ca, &sr, is, &rec, &err);
+	if (x == NULL)
+		fprintf(stderr, "issue: %s\n", err.msg);
+	assert_non_null(x);
+	len = i2d_X509(x, &der);
+	assert_true(len > 0);
+	assert_int_equal((size_t)len, rec.der_len);
+	assert_memory_equal(der, rec.der, (size_t)len);
+	p = rec.der;
+	y = d2i_X509(NULL, &p, (long)rec.der_len);
+	assert_non_null(y);
+	assert_true(verifies(ca, y, X509_PURPOSE_SSL_SERVER));
+	X509_get0_signature(&sig, NULL, y);
+	*sig_len = ASN1_STRING_length(sig);
+	assert_true(*sig_len <= 160);
+	memcpy(sig_out, ASN1_STRING_get0_data(sig), (size_t)*sig_len);
+	X509_free(y);
+	X509_free(x);
+	OPENSSL_free(der);
+	signet_record_clear(&rec);
+}
+
+/* A thread's issuer signs what X509_sign would: the same encoding rules,
+ * a signature that verifies, a fresh one every time; with an Ed25519 CA
+ * key it falls back to X509_sign. */
+static void issue_twice(struct signet_ca *ca, struct signet_issuer *is)
+{
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=issued,O=Unit", "dns:issued.example.com,ip:10.0.0.1");
+	unsigned char s1[160], s2[160];
+	int l1, l2;
+
+	issue_one(ca, is, r, k, s1, &l1);
+	issue_one(ca, is, r, k, s2, &l2);
+	assert_false(l1 == l2 && memcmp(s1, s2, (size_t)l1) == 0);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_issue_with_issuer(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	struct signet_issuer *is;
+
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	is = signet_issuer_new(ca, &err);
+	assert_non_null(is);
+	issue_twice(ca, is);
+	issue_twice(ca, NULL);
+	signet_issuer_free(is);
+}
+
+static void test_issue_ed25519_ca(void **state)
+{
+	struct signet_err err = { 0 };
+	struct signet_ca_init_opts o;
+	struct signet_ca *ca;
+	struct signet_issuer *is;
+	char dir[400];
+	(void)state;
+
+	snprintf(dir, sizeof(dir), "%s/ed-ca", base);
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.name = "Unit Ed25519 CA";
+	o.key_type = SIGNET_KEY_ED25519;
+	o.intermediate = 1;
+	assert_int_equal(signet_ca_init(&o, &err), 0);
+	ca = signet_ca_open(dir, &err);
+	assert_non_null(ca);
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, NULL, &err), 0);
+	is = signet_issuer_new(ca, &err);
+	assert_non_null(is);
+	issue_twice(ca, is);
+	signet_issuer_free(is);
+	signet_ca_free(ca);
+}
+
+/* csr_verified unset: signet_ca_issue checks the proof of possession. */
+static void test_issue_checks_signature(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	struct signet_sign_req sr;
+	struct signet_record rec;
+	struct signet_issuer *is;
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	EVP_PKEY *other = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=pop", "dns:pop.example.com");
+
+	X509_REQ_set_pubkey(r, other);
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	is = signet_issuer_new(ca, &err);
+	assert_non_null(is);
+	memset(&sr, 0, sizeof(sr));
+	sr.csr = r;
+	sr.profile = SIGNET_PROFILE_SERVER;
+	assert_null(signet_ca_issue(ca, &sr, is, &rec, &err));
+	assert_int_equal(err.code, SIGNET_E_SIG);
+	signet_issuer_free(is);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -617,6 +744,9 @@ int main(void)
 		T(test_signed_cert_has_public_key),
 		cmocka_unit_test(test_name_constraints_all_types),
 		T(test_name_constraints_wildcard_inside),
+		T(test_issue_with_issuer),
+		cmocka_unit_test(test_issue_ed25519_ca),
+		T(test_issue_checks_signature),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
