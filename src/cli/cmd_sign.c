@@ -7,6 +7,16 @@
  * without per-file fsync, then synced together (syncfs) before the
  * directory is synced, which keeps batches fast without weakening the
  * guarantee that what is reported written is on disk.
+ *
+ * A batch of THREADED_BATCH CSRs or more runs as a pipeline:
+ *   main thread   reads every CSR file (all of them before the passphrase
+ *                 is asked for), opens and unlocks the CA, then records
+ *                 each signed job in CSR order and gathers the output;
+ *   one thread    per core: parses each CSR and checks its signature
+ *                 (from the start: that needs no CA, and it is most of
+ *                 the work), then, once the CA is open, builds and signs
+ *                 through its own signet_issuer and PEM-encodes.
+ * Then the commit, and only then the output.
  */
 #include "ca_open.h"
 
