@@ -232,14 +232,20 @@ static void check_ahead(struct pool *p, EVP_PKEY **spare)
 
 	if (k < p->njobs) {
 		struct job *j = &p->jobs[k];
-		if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_NEW) {
-			struct timespec ts = { 0, 20000 };
-			nanosleep(&ts, NULL); /* the file is being read */
-		} else if (__atomic_compare_exchange_n(&p->ahead, &k, k + 1, 0, __ATOMIC_RELAXED,
-						       __ATOMIC_RELAXED) &&
-			   job_claim(j)) {
-			job_check(j, spare);
+		/* Not read yet: nap, 20 us at first and longer (up to 1 ms)
+		 * while the disk keeps the main thread waiting. */
+		for (long ns = 20000; __atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_NEW &&
+				      !__atomic_load_n(&p->failed, __ATOMIC_SEQ_CST);
+		     ns = ns < 500000 ? ns * 2 : 1000000) {
+			struct timespec ts = { 0, ns };
+			nanosleep(&ts, NULL);
 		}
+		if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_NEW)
+			return; /* the batch was abandoned */
+		if (__atomic_compare_exchange_n(&p->ahead, &k, k + 1, 0, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED) &&
+		    job_claim(j))
+			job_check(j, spare);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
