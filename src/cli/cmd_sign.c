@@ -59,6 +59,10 @@ static const char usage[] =
 
 /* From this many CSRs on, a batch is signed on several threads. */
 #define THREADED_BATCH 64
+/* At most this many CSRs are checked before the CA is open, so that a
+ * huge batch waiting for a passphrase at a prompt does not hold a decoded
+ * request and key for every CSR (a few KiB each). */
+#define AHEAD_MAX 2048
 
 struct job {
 	const char *path;
@@ -224,13 +228,14 @@ static int ca_ready(struct pool *p)
 }
 
 /* Before the CA is open: checks the next job the main thread has read
- * (waiting a little when it is not read yet), or, when there is none left,
- * sleeps until the CA is ready or the batch is abandoned. */
+ * (waiting a little when it is not read yet), or, when there is none left
+ * (or AHEAD_MAX are checked), sleeps until the CA is ready or the batch is
+ * abandoned. */
 static void check_ahead(struct pool *p, EVP_PKEY **spare)
 {
 	int k = __atomic_load_n(&p->ahead, __ATOMIC_RELAXED);
 
-	if (k < p->njobs) {
+	if (k < p->njobs && k < AHEAD_MAX) {
 		struct job *j = &p->jobs[k];
 		/* Not read yet: nap, 20 us at first and longer (up to 1 ms)
 		 * while the disk keeps the main thread waiting. */
