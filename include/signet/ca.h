@@ -42,10 +42,15 @@ struct signet_ca_init_opts {
 	const char *database;       /* NULL: sqlite:signet.db in DIR */
 };
 
-/* Creates the CA directory o->dir, whole or not at all: on failure it
- * removes what it made, and while it writes, the calling thread holds
- * SIGINT, SIGTERM, SIGHUP and SIGQUIT (delivered when it returns), so that
- * a single-threaded program stopped meanwhile leaves no half CA. */
+/* Creates the CA directory o->dir, whole or not at all.  A directory that
+ * does not exist yet is built beside it (".NAME.init-XXXXXX", locked) and
+ * renamed into place when whole, so that even SIGKILL leaves no half CA
+ * at o->dir, and of two inits racing for it one wins (the other:
+ * SIGNET_E_EXISTS); the next init of that name removes a staging
+ * directory nobody holds.  An existing directory is written in place
+ * under the same lock.  On failure it removes what it made, and while it
+ * writes, the calling thread holds SIGINT, SIGTERM, SIGHUP and SIGQUIT
+ * (delivered when it returns). */
 int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err);
 
 struct signet_ca;

@@ -31,7 +31,9 @@
 #include <signet/file.h>
 #include <signet/name.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +42,7 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -327,6 +330,171 @@ static char *derive_inter_name(const char *root)
 	return out;
 }
 
+/* ---- init: where the files are written ------------------------------- */
+
+/* What init writes into a CA directory, for removing a failed attempt. */
+static const char *const init_files[] = {
+	"root.key", "root.crt", "intermediate.key", "intermediate.crt",
+	"signet.db", "signet.db-wal", "signet.db-shm", CONFIG_FILE,
+};
+
+/* Removes what init writes from dir, then dir itself if it is empty. */
+static void init_remove(const char *dir, int rm_dir)
+{
+	char p[4200];
+	for (size_t i = 0; i < sizeof(init_files) / sizeof(init_files[0]); i++)
+		if (signet_path_join(p, sizeof(p), dir, init_files[i], NULL) == 0)
+			unlink(p);
+	if (rm_dir)
+		rmdir(dir); /* only succeeds when it is empty */
+}
+
+/* dir without trailing slashes split into its parent and its last name:
+ * "a/b/ca/" -> "a/b", "ca"; "ca" -> ".", "ca". */
+static int split_dir(const char *dir, char *parent, size_t psize, char *base, size_t bsize)
+{
+	char tmp[4096];
+	size_t n = strlen(dir);
+	char *slash;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, dir, n);
+	tmp[n] = '\0';
+	slash = strrchr(tmp, '/');
+	if (slash == NULL)
+		return snprintf(parent, psize, ".") < (int)psize &&
+			       snprintf(base, bsize, "%s", tmp) < (int)bsize ? 0 : -1;
+	*slash = '\0';
+	return snprintf(parent, psize, "%s", slash == tmp ? "/" : tmp) < (int)psize &&
+		       snprintf(base, bsize, "%s", slash + 1) < (int)bsize && slash[1] != '\0'
+		       ? 0 : -1;
+}
+
+/* An exclusive lock on directory path, held through the returned
+ * descriptor (the kernel drops it when the process ends, however it
+ * ends); -1 when another process holds it or it cannot be opened. */
+static int lock_dir(const char *path, int follow)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Removes the staging directories ".BASE.init-XXXXXX" in parent that no
+ * process holds any more: what an init killed outright (SIGKILL, a power
+ * cut) left, keys included. */
+static void remove_stale_stages(const char *parent, const char *base)
+{
+	char prefix[300], p[4200];
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	size_t pl;
+
+	if (d == NULL)
+		return;
+	snprintf(prefix, sizeof(prefix), ".%s.init-", base);
+	pl = strlen(prefix);
+	while ((e = readdir(d)) != NULL) {
+		int fd;
+		if (strncmp(e->d_name, prefix, pl) != 0 || strlen(e->d_name) != pl + 6 ||
+		    signet_path_join(p, sizeof(p), parent, e->d_name, NULL) < 0)
+			continue;
+		fd = lock_dir(p, 0);
+		if (fd < 0)
+			continue; /* another init is writing it, or not ours */
+		init_remove(p, 1);
+		close(fd);
+	}
+	closedir(d);
+}
+
+/*
+ * Where init writes.  A directory that does not exist yet is built as
+ * PARENT/.BASE.init-XXXXXX and renamed into place when whole (init_publish),
+ * so that nothing, not even SIGKILL or a power cut, leaves half a CA at
+ * dir, and of two inits racing for one directory exactly one wins.  An
+ * existing directory (made by the user, say) is written in place, locked
+ * against a second init.  Either way *lock_fd holds the lock until init
+ * ends.  Returns 1 when staged, 0 in place, -1 with err set.
+ */
+static int init_workdir(const char *dir, char *work, size_t wsize, int *lock_fd,
+			struct signet_err *err)
+{
+	char parent[4096], base[256], probe[4200];
+	struct stat st;
+
+	*lock_fd = -1;
+	if (lstat(dir, &st) == 0) {
+		TRY(signet_dir_make(dir, 0700, err)); /* says what is wrong if not a dir */
+		*lock_fd = lock_dir(dir, 1);
+		ENSURE(*lock_fd >= 0, err, SIGNET_E_EXISTS,
+		       "%s: another signet init is writing this directory", dir);
+		/* Checked again under the lock: it may have won a race. */
+		TRY(signet_path_join(probe, sizeof(probe), dir, CONFIG_FILE, err));
+		ENSURE(stat(probe, &st) != 0, err, SIGNET_E_EXISTS,
+		       "%s: already holds a CA (found %s); choose another --dir", dir, CONFIG_FILE);
+		ENSURE(snprintf(work, wsize, "%s", dir) < (int)wsize, err, SIGNET_E_IO,
+		       "%s: path too long", dir);
+		return 0;
+	}
+	ENSURE(errno == ENOENT && split_dir(dir, parent, sizeof(parent), base, sizeof(base)) == 0,
+	       err, SIGNET_E_IO, "%s: cannot create directory: %s", dir,
+	       errno == ENOENT ? "bad name" : strerror(errno));
+	remove_stale_stages(parent, base);
+	/* Another init's remove_stale_stages may take a new staging directory
+	 * for a stale one before it is locked here, and remove it: then the
+	 * lock fails, or is taken on a directory no longer at that name, and
+	 * a new one is made. */
+	for (int attempt = 0; attempt < 8; attempt++) {
+		struct stat a, b;
+		ENSURE(snprintf(work, wsize, "%s/.%s.init-XXXXXX", parent, base) < (int)wsize, err,
+		       SIGNET_E_IO, "%s: path too long", dir);
+		ENSURE(mkdtemp(work) != NULL, err, SIGNET_E_IO, "%s: cannot create directory: %s",
+		       dir, strerror(errno));
+		*lock_fd = lock_dir(work, 0);
+		if (*lock_fd >= 0 && fstat(*lock_fd, &a) == 0 && stat(work, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return 1;
+		if (*lock_fd >= 0)
+			close(*lock_fd);
+		*lock_fd = -1;
+	}
+	return signet_err_set(err, SIGNET_E_IO, "%s: cannot make a staging directory in %s", dir,
+			      parent);
+out:
+	if (*lock_fd >= 0)
+		close(*lock_fd);
+	*lock_fd = -1;
+	return -1;
+}
+
+/* Moves a whole staged CA to dir: its files are synced (signet_file_write,
+ * and SQLite's commit); the staging directory and then its parent are
+ * synced around the rename, so that after a crash dir is whole or absent. */
+static int init_publish(const char *work, const char *dir, struct signet_err *err)
+{
+	char parent[4096], base[256];
+
+	TRY(signet_dir_sync(work, err));
+	if (rename(work, dir) != 0) {
+		ENSURE(errno != EEXIST && errno != ENOTEMPTY, err, SIGNET_E_EXISTS,
+		       "%s: another signet init made it meanwhile; choose another --dir", dir);
+		return signet_err_set(err, SIGNET_E_IO, "%s: cannot create: %s", dir,
+				      strerror(errno));
+	}
+	if (split_dir(dir, parent, sizeof(parent), base, sizeof(base)) == 0)
+		TRY(signet_dir_sync(parent, err));
+	return 0;
+out:
+	return -1;
+}
+
 int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 {
 	EVP_PKEY *rkey = NULL, *ikey = NULL;
@@ -340,7 +508,8 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 	time_t now = time(NULL);
 	struct stat st;
 	sigset_t hold, saved;
-	int held = 0, remote_db;
+	int held = 0, remote_db, staged = 0, lock_fd = -1;
+	char work[4200] = ""; /* where the files go: a staging directory, or o->dir */
 
 	ENSURE(o->name != NULL && *o->name, err, SIGNET_E_USAGE, "a CA name is required (--name)");
 	ENSURE(strlen(o->name) <= 64, err, SIGNET_E_PARSE, "CA name longer than 64 characters");
@@ -388,18 +557,22 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 	sigaddset(&hold, SIGHUP);
 	sigaddset(&hold, SIGQUIT);
 	held = pthread_sigmask(SIG_BLOCK, &hold, &saved) == 0;
-	TRY(signet_dir_make(o->dir, 0700, err));
+	staged = init_workdir(o->dir, work, sizeof(work), &lock_fd, err);
+	if (staged < 0) {
+		work[0] = '\0';
+		goto out;
+	}
 
 	/* Keys first (0600), then certificates, then the database, and the
 	 * config last: only a complete directory counts as a CA. */
-	TRY(write_key(o->dir, "root.key", rkey, o->pass, err));
+	TRY(write_key(work, "root.key", rkey, o->pass, err));
 	created[n_created++] = "root.key";
-	TRY(write_cert(o->dir, "root.crt", root, err));
+	TRY(write_cert(work, "root.crt", root, err));
 	created[n_created++] = "root.crt";
 	if (inter != NULL) {
-		TRY(write_key(o->dir, "intermediate.key", ikey, o->pass, err));
+		TRY(write_key(work, "intermediate.key", ikey, o->pass, err));
 		created[n_created++] = "intermediate.key";
-		TRY(write_cert(o->dir, "intermediate.crt", inter, err));
+		TRY(write_cert(work, "intermediate.crt", inter, err));
 		created[n_created++] = "intermediate.crt";
 	}
 
@@ -427,7 +600,7 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 	json_object_set_new(cfg, "exclude", arr);
 
 	if (!remote_db) {
-		db = open_ca_db(o->dir, o->database, 0, err);
+		db = open_ca_db(work, o->database, 0, err);
 		if (o->database == NULL)
 			created[n_created++] = "signet.db";
 		TRYP(db);
@@ -442,35 +615,46 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 	}
 	TRY(signet_db_commit(db, err));
 	(void)iid;
+	/* Closed before the directory may move: SQLite has the files open. */
+	signet_db_close(db);
+	db = NULL;
 
 	dump = json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	ENSURE(dump != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-	TRY(signet_path_join(path, sizeof(path), o->dir, CONFIG_FILE, err));
+	TRY(signet_path_join(path, sizeof(path), work, CONFIG_FILE, err));
 	{
 		size_t dl = strlen(dump);
 		dump[dl] = '\n';
 		rc = signet_file_write(path, dump, dl + 1, 0644, SIGNET_WRITE_EXCL, err);
 		dump[dl] = '\0';
 	}
+	if (rc == 0 && staged)
+		rc = init_publish(work, o->dir, err);
 out:
-	if (rc < 0) {
-		/* Leave no half CA behind: remove what this call created. */
-		for (size_t i = 0; i < n_created; i++) {
-			char p[4200];
-			if (signet_path_join(p, sizeof(p), o->dir, created[i], NULL) == 0) {
+	signet_db_close(db);
+	if (rc < 0 && work[0] != '\0') {
+		/* Leave no half CA behind: remove what this call created (all
+		 * of a staging directory; in place, only its own files). */
+		if (staged) {
+			init_remove(work, 1);
+		} else {
+			char p[4200], q[4300];
+			for (size_t i = 0; i < n_created; i++) {
+				if (signet_path_join(p, sizeof(p), work, created[i], NULL) != 0)
+					continue;
 				unlink(p);
 				if (strcmp(created[i], "signet.db") == 0) {
-					char q[4300];
 					snprintf(q, sizeof(q), "%s-wal", p);
 					unlink(q);
 					snprintf(q, sizeof(q), "%s-shm", p);
 					unlink(q);
 				}
 			}
+			/* The directory was there before: it stays. */
 		}
-		rmdir(o->dir); /* only succeeds when it is empty */
 	}
-	signet_db_close(db);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	if (held) /* a signal that came meanwhile acts now */
 		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	free(dump);
