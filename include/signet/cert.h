@@ -28,6 +28,11 @@ X509_REQ *signet_csr_parse(const unsigned char *data, size_t len,
  * reading many requests on one thread faster. */
 X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char *name,
 			       EVP_PKEY **key, struct signet_err *err);
+/* The public key of a request from signet_csr_parse_key, made again (the
+ * caller's reference; NULL when it cannot be decoded), reusing or freeing
+ * spare as signet_csr_parse_key does: for a caller that let go of the key
+ * while it kept the request. */
+EVP_PKEY *signet_csr_key(X509_REQ *req, EVP_PKEY *spare);
 X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
 			   const char *name, struct signet_err *err);
 

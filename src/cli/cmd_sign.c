@@ -197,8 +197,11 @@ out:
 
 /* Parses job j's CSR and checks its signature (proof of possession): all
  * of a job that needs no CA.  *spare is a key to reuse (see
- * signet_csr_parse_key).  Sets j->state to JOB_CHECKED or JOB_BAD. */
-static void job_check(struct job *j, EVP_PKEY **spare)
+ * signet_csr_parse_key).  Unless keep_key, the job's key goes back to
+ * *spare: making a key costs more than making it again from the request
+ * (signet_csr_key) when the job is signed.  Then sets j->state to
+ * JOB_CHECKED or JOB_BAD, after which other threads may take the job. */
+static void job_check(struct job *j, EVP_PKEY **spare, int keep_key)
 {
 	int ok;
 
@@ -209,6 +212,10 @@ static void job_check(struct job *j, EVP_PKEY **spare)
 	if (ok && signet_csr_verify_key(j->req, j->key, &j->err) < 0) {
 		signet_err_prefix(&j->err, "%s", j->path);
 		ok = 0;
+	}
+	if (!keep_key) {
+		*spare = j->key;
+		j->key = NULL;
 	}
 	__atomic_store_n(&j->state, ok ? JOB_CHECKED : JOB_BAD, __ATOMIC_RELEASE);
 }
@@ -250,7 +257,7 @@ static void check_ahead(struct pool *p, EVP_PKEY **spare)
 		if (__atomic_compare_exchange_n(&p->ahead, &k, k + 1, 0, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED) &&
 		    job_claim(j))
-			job_check(j, spare);
+			job_check(j, spare, 0);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -291,13 +298,17 @@ static void *sign_worker(void *arg)
 			continue;
 		}
 		if (job_claim(j))
-			job_check(j, &spare);
+			job_check(j, &spare, 1);
 		else /* checked ahead, or still being checked by another thread */
 			while (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_CHECKING)
 				sched_yield();
 		if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_BAD) {
 			pool_fail(p);
 			break;
+		}
+		if (j->key == NULL) { /* checked ahead */
+			j->key = signet_csr_key(j->req, spare);
+			spare = NULL;
 		}
 		sr = *p->tmpl;
 		sr.csr = j->req;

@@ -33,6 +33,8 @@
 #include "cert_int.h"
 #include "csr_int.h"
 
+#include <signet/cert.h>
+
 #include <openssl/asn1t.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -131,21 +133,21 @@ static EVP_PKEY *ec_key_from_point(int slot, int nid, const char *group,
 	return key;
 }
 
-/* The key of a named-curve EC or an Ed25519 SPKI; NULL for anything else.
- * spare (or NULL) is the caller's key to reuse or free. */
-static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki, EVP_PKEY *spare)
+/* The key of a named-curve EC or an Ed25519 SPKI (its algorithm and the
+ * key bits, whole bytes); NULL for anything else.  spare (or NULL) is the
+ * caller's key to reuse or free. */
+static EVP_PKEY *key_from_parts(const X509_ALGOR *algor, const unsigned char *bits, int nbits,
+				EVP_PKEY *spare)
 {
 	const ASN1_OBJECT *alg;
 	const void *pval;
 	int ptype, nid;
-	const unsigned char *bits = ASN1_STRING_get0_data(spki->bits);
-	int nbits = ASN1_STRING_length(spki->bits);
 
-	if (nbits <= 0 || (spki->bits->flags & 0x07) != 0) { /* whole bytes only */
+	if (nbits <= 0) {
 		EVP_PKEY_free(spare);
 		return NULL;
 	}
-	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
+	X509_ALGOR_get0(&alg, &ptype, &pval, algor);
 	nid = OBJ_obj2nid(alg);
 	if (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
 		switch (OBJ_obj2nid(pval)) {
@@ -161,6 +163,41 @@ static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki, EVP_PKEY *spare)
 	if (nid == NID_ED25519 && ptype == V_ASN1_UNDEF && nbits == 32)
 		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, bits, (size_t)nbits);
 	return NULL;
+}
+
+static EVP_PKEY *key_from_spki(const SIGNET_SPKI *spki, EVP_PKEY *spare)
+{
+	if ((spki->bits->flags & 0x07) != 0) { /* whole bytes only */
+		EVP_PKEY_free(spare);
+		return NULL;
+	}
+	return key_from_parts(spki->algor, ASN1_STRING_get0_data(spki->bits),
+			      ASN1_STRING_length(spki->bits), spare);
+}
+
+EVP_PKEY *signet_csr_key(X509_REQ *req, EVP_PKEY *spare)
+{
+	X509_PUBKEY *pub = X509_REQ_get_X509_PUBKEY(req);
+	const unsigned char *bits;
+	int nbits;
+	X509_ALGOR *algor;
+	EVP_PKEY *k;
+
+	/* A request from signet_csr_d2i_fast holds its key as parsed (whole
+	 * bytes were checked then); any other holds it decoded. */
+	ERR_set_mark();
+	k = X509_REQ_get0_pubkey(req);
+	if (k != NULL) {
+		ERR_pop_to_mark();
+		EVP_PKEY_free(spare);
+		return EVP_PKEY_up_ref(k) ? k : NULL;
+	}
+	if (pub == NULL || !X509_PUBKEY_get0_param(NULL, &bits, &nbits, &algor, pub))
+		k = NULL;
+	else
+		k = key_from_parts(algor, bits, nbits, spare);
+	ERR_pop_to_mark();
+	return k;
 }
 
 /* Copies the SPKI into req's X509_PUBKEY as it is (no re-encoding). */

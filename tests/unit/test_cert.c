@@ -381,6 +381,38 @@ static void test_csr_parse_key_spare(void **state)
 	}
 }
 
+/* signet_csr_key makes a request's key again, whichever way the request
+ * was read, reusing a spare of the same curve and freeing any other. */
+static void test_csr_key_again(void **state)
+{
+	const char *types[] = { "EC:P-256", "EC:P-256", "EC:P-384", "ED25519", "RSA", "EC:P-256" };
+	EVP_PKEY *spare = NULL;
+	(void)state;
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		struct signet_err err = { 0 };
+		EVP_PKEY *k = gen_key(types[t]), *got = NULL, *again, *prev = spare;
+		unsigned char *der;
+		int len;
+		X509_REQ *req;
+
+		assert_non_null(k);
+		req = parse_own_csr(k, &der, &len, &got, &err);
+		again = signet_csr_key(req, spare);
+		spare = NULL;
+		assert_non_null(again);
+		assert_int_equal(EVP_PKEY_eq(again, k), 1);
+		assert_int_equal(signet_csr_verify_key(req, again, &err), 0);
+		if (t == 1) /* the P-256 key of t = 0 took the new point */
+			assert_ptr_equal(again, prev);
+		EVP_PKEY_free(got);
+		spare = again;
+		X509_REQ_free(req);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+	EVP_PKEY_free(spare);
+}
+
 /* signet_pem_encode writes what PEM_write_bio writes, for every length
  * around the 48-byte line boundaries. */
 static void test_pem_encode_matches_openssl(void **state)
@@ -475,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_csr_parse_key),
 		cmocka_unit_test(test_csr_parse_key_copies),
 		cmocka_unit_test(test_csr_parse_key_spare),
+		cmocka_unit_test(test_csr_key_again),
 		cmocka_unit_test(test_pem_encode_matches_openssl),
 		cmocka_unit_test(test_serial_hex),
 		cmocka_unit_test(test_serial_normalize),
