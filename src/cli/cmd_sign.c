@@ -309,6 +309,12 @@ static void *sign_worker(void *arg)
 		if (j->key == NULL) { /* checked ahead */
 			j->key = signet_csr_key(j->req, spare);
 			spare = NULL;
+			if (j->key == NULL) {
+				signet_err_set(&j->err, SIGNET_E_INTERNAL,
+					       "%s: cannot make the request's key again", j->path);
+				pool_fail(p);
+				break;
+			}
 		}
 		sr = *p->tmpl;
 		sr.csr = j->req;

@@ -1198,6 +1198,7 @@ static X509 *build(const struct signet_ca *ca, const struct signet_sign_req *r,
 	pub = r->csr_key != NULL ? r->csr_key : X509_REQ_get0_pubkey(r->csr);
 	if (!r->csr_verified)
 		TRY(signet_csr_verify_key(r->csr, pub, err));
+	ENSURE(pub != NULL, err, SIGNET_E_PARSE, "CSR public key cannot be decoded");
 	TRY(signet_key_check_strength(pub, err));
 	subj = X509_REQ_get_subject_name(r->csr);
 	X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, cn, sizeof(cn));
