@@ -208,3 +208,21 @@ openssl ocsp -issuer oca/intermediate.crt -cert good.crt -reqout deleg.req >/dev
 respond deleg.resp deleg.req
 pack "$C/ocsp_response/delegated-nonce" 7 deleg.resp deleg.req good.crt ochain.pem
 du -sh "$C/ocsp_response"
+
+# show: each kind of file `signet show` reads, as the user has it (the key
+# seeds without fuzz_key's passphrase prefix).
+mkdir -p "$C/show"
+cp "$C/certs/chain.pem" "$C/certs/leaf.pem" "$C/certs/ed25519.der" "$C/show/"
+cp "$C/csr/ec.csr" "$C/csr/rsa.csr" "$C/show/" && cp "$C/csr/ec.der" "$C/show/csr.der"
+[ -e "$C/crl/revoked.pem" ] && cp "$C/crl/revoked.pem" "$C/show/crl.pem"
+[ -e "$C/crl/revoked.der" ] && cp "$C/crl/revoked.der" "$C/show/crl.der"
+python3 - "$C" <<'PY'
+import sys
+c = sys.argv[1]
+for src, dst in (("ec-plain", "key-ec.pem"), ("ed25519-plain", "key-ed25519.pem"),
+                 ("ed25519-scrypt", "key-encrypted.pem")):
+    d = open(f"{c}/key/{src}", "rb").read()
+    n = 0 if d[0] == 0xff else d[0]
+    open(f"{c}/show/{dst}", "wb").write(d[1 + n:])
+PY
+du -sh "$C/show"
