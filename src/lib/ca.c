@@ -146,24 +146,27 @@ static int sign_cert(X509 *x, EVP_PKEY *key, struct signet_err *err)
 /*
  * The record of x, computed from one encoding of it (the fingerprint is
  * the SHA-256 of that DER), with every string the record's own so that
- * signet_record_clear frees it.  signed_der (malloc'ed, or NULL) is x's
- * encoding as it was signed: it becomes the record's, or is freed.
+ * signet_record_clear frees it.  signed_der (or NULL: encode x) is x's
+ * encoding as it was signed.
  */
-static int make_record(X509 *x, unsigned char *signed_der, int signed_len, const char *issuer_id,
-		       const char *name, const char *profile, time_t now, struct signet_record *r,
-		       struct signet_err *err)
+static int make_record(X509 *x, const unsigned char *signed_der, int signed_len,
+		       const char *issuer_id, const char *name, const char *profile, time_t now,
+		       struct signet_record *r, struct signet_err *err)
 {
 	char subject[1024], sans[2048];
 	GENERAL_NAMES *gn;
-	unsigned char *der = signed_der, md[32];
+	unsigned char *enc = NULL, md[32];
+	const unsigned char *der = signed_der;
 	unsigned int mdlen = 0;
 	int len = signed_len, rc = -1;
 	time_t nb = 0, na = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->reason = -1;
-	if (der == NULL)
-		len = i2d_X509(x, &der);
+	if (der == NULL) {
+		len = i2d_X509(x, &enc);
+		der = enc;
+	}
 	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
 			    mdlen == 32,
 		    err, SIGNET_E_INTERNAL, "cannot encode certificate");
@@ -188,21 +191,13 @@ static int make_record(X509 *x, unsigned char *signed_der, int signed_len, const
 	r->not_before = nb;
 	r->not_after = na;
 	r->issued_at = now;
-	if (der == signed_der) {
-		r->der = der; /* the caller's, handed over */
-		der = NULL;
-	} else {
-		r->der = malloc((size_t)len);
-		ENSURE(r->der != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-		memcpy(r->der, der, (size_t)len);
-	}
+	r->der = malloc((size_t)len);
+	ENSURE(r->der != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	memcpy(r->der, der, (size_t)len);
 	r->der_len = (size_t)len;
 	rc = 0;
 out:
-	if (der != signed_der)
-		OPENSSL_free(der);
-	else
-		free(der); /* the caller's, not handed over: it is ours to free */
+	OPENSSL_free(enc);
 	ERR_clear_error();
 	if (rc < 0)
 		signet_record_clear(r);
@@ -1290,6 +1285,7 @@ X509 *signet_ca_issue(const struct signet_ca *ca, const struct signet_sign_req *
 		X509_free(x);
 		x = NULL;
 	}
+	free(der);
 	return x;
 }
 
