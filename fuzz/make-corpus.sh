@@ -226,3 +226,24 @@ for src, dst in (("ec-plain", "key-ec.pem"), ("ed25519-plain", "key-ed25519.pem"
     open(f"{c}/show/{dst}", "wb").write(d[1 + n:])
 PY
 du -sh "$C/show"
+
+# verify_cli: an option byte (see fuzz_verify_cli.c) + a chain with its
+# root, so that the file is its own trust and chains verify at the
+# target's fixed time inside their validity.
+mkdir -p "$C/verify_cli"
+openssl x509 -in alice.crt -outform DER -out alice.der
+python3 - "$C" <<'PY'
+import sys
+c = sys.argv[1]
+w = open("www.example.com.chain.pem", "rb").read()
+a = open("alice.chain.pem", "rb").read()
+root = open("ca/root.crt", "rb").read()
+der = open("alice.der", "rb").read()
+seeds = {"server-json-host": (0x2b, w + root), "server-text-host": (0x2a, w + root),
+         "server-ip": (0x2c, w + root), "server-expired": (0x03, w + root),
+         "client-email-json": (0x37, a + root), "root-depth-ku": (0xe1, root),
+         "leaf-der-alone": (0x21, der)}
+for n, (o, d) in seeds.items():
+    open(f"{c}/verify_cli/{n}", "wb").write(bytes([o]) + d)
+PY
+du -sh "$C/verify_cli"
