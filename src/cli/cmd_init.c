@@ -21,9 +21,10 @@ static const char usage[] =
 	"  --intermediate        also create an intermediate (pathlen:0) that does the\n"
 	"                        day-to-day issuing, so the root key can go offline\n"
 	"  --intermediate-name NAME   its common name (default derived from --name)\n"
-	"  --permit-dns DOMAIN   name constraint: only names under DOMAIN (repeatable;\n"
-	"                        \".example.com\" = subdomains, \"example.com\" = it and them)\n"
-	"  --exclude-dns DOMAIN  name constraint: never names under DOMAIN (repeatable)\n"
+	"  --permit-dns DOMAIN   name constraint: only DOMAIN and names under it\n"
+	"                        (repeatable; \".example.com\" is taken as \"example.com\":\n"
+	"                        RFC 5280 has no subdomains-only form)\n"
+	"  --exclude-dns DOMAIN  name constraint: never DOMAIN or names under it (repeatable)\n"
 	"  --permit-ip CIDR      name constraint on IP SANs, e.g. 10.0.0.0/8 (repeatable)\n"
 	"  --permit-email DOMAIN name constraint on email SANs (repeatable)\n"
 	"  --crl-url URL         CRL distribution point put into issued certificates\n"
@@ -62,7 +63,7 @@ int cmd_init(int argc, char **argv)
 	struct signet_ca_init_opts o;
 	struct signet_err err = { 0 };
 	const char *dir = NULL, *pass_file = NULL;
-	int no_pass = 0, c, rc, nb = 0;
+	int no_pass = 0, c, rc, nb = 0, dot_noted = 0;
 	char *pass = NULL;
 
 	memset(&o, 0, sizeof(o));
@@ -103,6 +104,13 @@ int cmd_init(int argc, char **argv)
 			static const char *const pfx[] = { "", "dns:", "dns:", "ip:", "email:" };
 			if (o.n_permit + o.n_exclude >= MAX_NC || strlen(optarg) > 250)
 				return cli_usage_error("init", "too many or too long name constraints");
+			if ((c == 1 || c == 2) && optarg[0] == '.' && !dot_noted) {
+				cli_warn("init", "%s is written as %s (it and every name under it): "
+						 "RFC 5280 has no leading-dot DNS constraint, and strict "
+						 "verifiers refuse one",
+					 optarg, optarg + 1);
+				dot_noted = 1;
+			}
 			snprintf(ncbuf[nb], sizeof(ncbuf[nb]), "%s%s", pfx[c], optarg);
 			if (c == 2)
 				exclude[o.n_exclude++] = ncbuf[nb++];

@@ -585,14 +585,18 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 		json_object_set_new(cfg, "crl_url", json_string(o->crl_url));
 	if (o->ocsp_url)
 		json_object_set_new(cfg, "ocsp_url", json_string(o->ocsp_url));
-	arr = json_array();
-	for (size_t i = 0; i < o->n_permit; i++)
-		json_array_append_new(arr, json_string(o->permit[i]));
-	json_object_set_new(cfg, "permit", arr);
-	arr = json_array();
-	for (size_t i = 0; i < o->n_exclude; i++)
-		json_array_append_new(arr, json_string(o->exclude[i]));
-	json_object_set_new(cfg, "exclude", arr);
+	/* The constraints as the certificates carry them. */
+	for (int k = 0; k < 2; k++) {
+		const char *const *list = k ? o->exclude : o->permit;
+		size_t n = k ? o->n_exclude : o->n_permit;
+		arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			const char *dns = ext_nc_dns(list[i]);
+			json_array_append_new(arr, dns != NULL ? json_sprintf("dns:%s", dns)
+							       : json_string(list[i]));
+		}
+		json_object_set_new(cfg, k ? "exclude" : "permit", arr);
+	}
 
 	if (!remote_db) {
 		db = open_ca_db(work, o->database, 0, err);

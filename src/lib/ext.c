@@ -249,7 +249,19 @@ out:
 	return out;
 }
 
-/* "dns:.example.com", "ip:10.0.0.0/8", "email:example.com" -> subtree. */
+const char *ext_nc_dns(const char *spec)
+{
+	/* RFC 5280 4.2.1.10: a DNS constraint is a host name, "example.com",
+	 * and covers it and every name under it; a leading dot, which OpenSSL
+	 * reads as "only names under it", is malformed there, and strict
+	 * verifiers (signet verify, rustls/webpki) refuse the whole chain. */
+	if (strncmp(spec, "dns:.", 5) == 0)
+		return spec + 5;
+	return strncmp(spec, "dns:", 4) == 0 ? spec + 4 : NULL;
+}
+
+/* "dns:example.com", "ip:10.0.0.0/8", "email:example.com" -> subtree;
+ * "dns:.example.com" is taken as "dns:example.com" (ext_nc_dns). */
 static GENERAL_SUBTREE *subtree(const char *spec, struct signet_err *err)
 {
 	GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
@@ -270,8 +282,8 @@ static GENERAL_SUBTREE *subtree(const char *spec, struct signet_err *err)
 	    strncmp(spec, "uri:", 4) != 0)
 		goto bad;
 	if (strncmp(spec, "dns:", 4) == 0) {
-		const char *d = v[0] == '.' ? v + 1 : v;
-		if (!signet_dns_name_valid(d, 0))
+		v = ext_nc_dns(spec);
+		if (!signet_dns_name_valid(v, 0))
 			goto bad;
 	}
 	s = ASN1_IA5STRING_new();
@@ -285,7 +297,7 @@ bad:
 	GENERAL_SUBTREE_free(st);
 	ERR_clear_error();
 	signet_err_set(err, SIGNET_E_PARSE,
-		       "name constraint '%s' is invalid (use dns:.example.com, "
+		       "name constraint '%s' is invalid (use dns:example.com, "
 		       "ip:10.0.0.0/8, email:example.com or uri:.example.com)",
 		       spec);
 	return NULL;

@@ -19,7 +19,11 @@ int ext_add_san(X509 *x, const GENERAL_NAMES *names, struct signet_err *err);
 X509_EXTENSION *ext_make_crldp(const char *url, struct signet_err *err);
 X509_EXTENSION *ext_make_aia(const char *ocsp_url, const char *ca_issuers_url,
 			     struct signet_err *err);
-/* nameConstraints from "dns:.example.com"/"ip:10.0.0.0/8"/"email:..." lists. */
+/* The host name a "dns:" name-constraint spec puts into a certificate
+ * ("dns:.example.com" and "dns:example.com" both: "example.com"); NULL
+ * for any other kind of spec. */
+const char *ext_nc_dns(const char *spec);
+/* nameConstraints from "dns:example.com"/"ip:10.0.0.0/8"/"email:..." lists. */
 int ext_add_nc(X509 *x, const char *const *permit, size_t np,
 	       const char *const *exclude, size_t ne, struct signet_err *err);
 

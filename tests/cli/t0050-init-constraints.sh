@@ -7,13 +7,15 @@
 use_test_passphrase
 
 test_expect_success 'init --permit-dns puts name constraints in root and intermediate' '
-	ca_init ca --permit-dns .example.com --exclude-dns secret.example.com &&
+	ca_init ca --permit-dns .example.com --exclude-dns secret.example.com 2>init.err &&
+	grep -q "warning: .example.com is written as example.com" init.err &&
 	for c in root intermediate; do
 		openssl x509 -in ca/$c.crt -noout -text >$c.txt &&
 		grep -q "X509v3 Name Constraints: critical" $c.txt &&
-		grep -A2 "Permitted" $c.txt | grep -q "DNS:.example.com" &&
-		grep -A2 "Excluded" $c.txt | grep -q "DNS:secret.example.com" || exit 1
-	done
+		grep -A2 "Permitted" $c.txt | grep -qx " *DNS:example.com" &&
+		grep -A2 "Excluded" $c.txt | grep -qx " *DNS:secret.example.com" || exit 1
+	done &&
+	grep -q "\"dns:example.com\"" ca/signet.json
 '
 
 test_expect_success 'a name inside the tree is signed and verifies' '
@@ -22,6 +24,14 @@ test_expect_success 'a name inside the tree is signed and verifies' '
 	$SIGNET sign in.csr --profile server --out in.crt &&
 	openssl verify -x509_strict -purpose sslserver -CAfile ca/root.crt \
 		-untrusted ca/intermediate.crt in.crt
+'
+
+# Regression: ".example.com" went into the certificates as written, a
+# constraint RFC 5280 calls malformed; signet verify (like rustls/webpki)
+# refused every chain of such a CA (exit 28).
+test_expect_success 'signet verify accepts the chain of a CA made with --permit-dns .DOMAIN' '
+	$SIGNET verify in.crt --chain ca/intermediate.crt --trust ca/root.crt \
+		--host api.example.com
 '
 
 test_expect_success 'a name outside the tree is refused (7) and not recorded' '
@@ -38,8 +48,11 @@ test_expect_success 'a --san override outside the tree is refused too (7)' '
 	expect_fail 7 "outside" $SIGNET sign --dir ca in.csr --profile server --san dns:www.other.net --out x.crt
 '
 
-test_expect_success 'the apex of a .example.com constraint is outside (7)' '
-	expect_fail 7 "outside" $SIGNET sign --dir ca in.csr --profile server --san dns:example.com --out x.crt
+test_expect_success 'the apex of a .example.com constraint is inside (RFC 5280 has no subdomains-only form)' '
+	$SIGNET sign --dir ca in.csr --profile server --san dns:example.com --out apex.crt &&
+	openssl verify -x509_strict -purpose sslserver -CAfile ca/root.crt \
+		-untrusted ca/intermediate.crt apex.crt &&
+	$SIGNET verify apex.crt --chain ca/intermediate.crt --trust ca/root.crt --host example.com
 '
 
 test_expect_success 'an excluded subtree is refused (7)' '

@@ -43,9 +43,16 @@ test_expect_success 'a wildcard into an excluded subtree is refused (7)' '
 		--san "dns:*.secret.example.com" --out w.crt
 '
 
+test_expect_success 'an excluded .domain excludes its apex too: a wildcard over it is refused (7)' '
+	expect_fail 7 "cover secret.example.com" $SIGNET sign --dir ca a.csr --profile server \
+		--san "dns:*.example.com" --out w.crt
+'
+
 test_expect_success 'a wildcard directly under a .domain constraint is signed and verifies' '
-	$SIGNET sign --dir ca a.csr --profile server --san "dns:*.example.com" --out w.crt &&
-	V w.crt
+	ca_init ca3 --permit-dns .example.com 2>/dev/null &&
+	$SIGNET sign --dir ca3 a.csr --profile server --san "dns:*.example.com" --out w.crt &&
+	openssl verify -x509_strict -CAfile ca3/root.crt -untrusted ca3/intermediate.crt w.crt &&
+	$SIGNET verify w.crt --chain ca3/intermediate.crt --trust ca3/root.crt --host x.example.com
 '
 
 test_expect_success 'a wildcard that would match an excluded host is refused (7)' '

@@ -400,8 +400,23 @@ static void test_name_constraints(void **state)
 	assert_null(sign(ca, out, SIGNET_PROFILE_SERVER, 1, &err));
 	assert_int_equal(err.code, SIGNET_E_POLICY);
 	assert_non_null(strstr(err.msg, "out.example.org"));
-	assert_null(sign(ca, apex, SIGNET_PROFILE_SERVER, 1, &err));
-	assert_int_equal(err.code, SIGNET_E_POLICY);
+	/* "dns:.example.com" is written as example.com (RFC 5280 has no
+	 * leading-dot form), which covers the apex too. */
+	x = sign(ca, apex, SIGNET_PROFILE_SERVER, 1, &err);
+	assert_non_null(x);
+	assert_true(verifies(ca, x, X509_PURPOSE_SSL_SERVER));
+	X509_free(x);
+	{
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(signet_ca_signer_cert(ca),
+							 NID_name_constraints, NULL, NULL);
+		const GENERAL_NAME *b;
+		assert_non_null(nc);
+		b = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0)->base;
+		assert_int_equal(b->type, GEN_DNS);
+		assert_int_equal(ASN1_STRING_length(b->d.dNSName), 11);
+		assert_memory_equal(ASN1_STRING_get0_data(b->d.dNSName), "example.com", 11);
+		NAME_CONSTRAINTS_free(nc);
+	}
 	X509_REQ_free(in);
 	X509_REQ_free(out);
 	X509_REQ_free(apex);
@@ -573,8 +588,11 @@ static void test_name_constraints_all_types(void **state)
 	CASE("CN=alice.evil.org", NULL, SIGNET_PROFILE_CLIENT, 1, "alice.evil.org");
 	CASE("CN=a", "dns:*.dev.example.com", SIGNET_PROFILE_SERVER, 0, NULL);
 	CASE("CN=a", "dns:*.secret.example.com", SIGNET_PROFILE_SERVER, 1, "excluded");
-	/* a wildcard that would also match the excluded host admin.example.com */
-	CASE("CN=a", "dns:*.example.com", SIGNET_PROFILE_SERVER, 1, "admin.example.com");
+	/* a wildcard that would also match an excluded host (secret.example.com,
+	 * from ".secret.example.com", or admin.example.com) */
+	CASE("CN=a", "dns:*.example.com", SIGNET_PROFILE_SERVER, 1, "would cover");
+	/* ".secret.example.com" is written as secret.example.com: its apex too */
+	CASE("CN=a", "dns:secret.example.com", SIGNET_PROFILE_SERVER, 1, "excluded");
 #undef CASE
 	signet_ca_free(ca);
 	EVP_PKEY_free(k);
