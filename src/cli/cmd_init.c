@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <signet/ca.h>
+#include <signet/name.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -104,7 +105,8 @@ int cmd_init(int argc, char **argv)
 			static const char *const pfx[] = { "", "dns:", "dns:", "ip:", "email:" };
 			if (o.n_permit + o.n_exclude >= MAX_NC || strlen(optarg) > 250)
 				return cli_usage_error("init", "too many or too long name constraints");
-			if ((c == 1 || c == 2) && optarg[0] == '.' && !dot_noted) {
+			if ((c == 1 || c == 2) && optarg[0] == '.' && !dot_noted &&
+			    signet_dns_name_valid(optarg + 1, 0)) {
 				cli_warn("init", "%s is written as %s (it and every name under it): "
 						 "RFC 5280 has no leading-dot DNS constraint, and strict "
 						 "verifiers refuse one",
