@@ -688,18 +688,16 @@ static void test_issue_with_issuer(void **state)
 static void test_issue_ed25519_ca(void **state)
 {
 	struct signet_err err = { 0 };
-	struct signet_ca_init_opts o;
+	char dir[400];
+	struct signet_ca_init_opts o = {
+		.dir = dir, .name = "Unit Ed25519 CA", .key_type = SIGNET_KEY_ED25519,
+		.intermediate = 1,
+	};
 	struct signet_ca *ca;
 	struct signet_issuer *is;
-	char dir[400];
 	(void)state;
 
 	snprintf(dir, sizeof(dir), "%s/ed-ca", base);
-	memset(&o, 0, sizeof(o));
-	o.dir = dir;
-	o.name = "Unit Ed25519 CA";
-	o.key_type = SIGNET_KEY_ED25519;
-	o.intermediate = 1;
 	assert_int_equal(signet_ca_init(&o, &err), 0);
 	ca = signet_ca_open(dir, &err);
 	assert_non_null(ca);
