@@ -93,13 +93,9 @@ X509 *signet_ca_build(const struct signet_ca *ca, const struct signet_sign_req *
 int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req *r,
 		     struct signet_err *err);
 
-/* signet_ca_record in two steps, for batches: the record of x is computed
- * (any thread, no database; clear *rec with signet_record_clear), then
- * inserted (the caller's thread and transaction).  The record's der is
- * the certificate's encoding, to write out without encoding it again. */
-int signet_ca_record_make(const struct signet_ca *ca, X509 *x,
-			  const struct signet_sign_req *r, struct signet_record *rec,
-			  struct signet_err *err);
+/* signet_ca_record's second step, for batches: inserts a record that
+ * signet_ca_issue made on any thread (the caller's thread and
+ * transaction; clear *rec with signet_record_clear). */
 int signet_ca_record_insert(struct signet_ca *ca, const struct signet_record *rec,
 			    struct signet_err *err);
 
@@ -111,8 +107,9 @@ struct signet_issuer;
 struct signet_issuer *signet_issuer_new(const struct signet_ca *ca, struct signet_err *err);
 void signet_issuer_free(struct signet_issuer *is);
 
-/* signet_ca_build and signet_ca_record_make in one step, with is (or NULL)
- * from this thread.  The record's der is the encoding that was signed. */
+/* signet_ca_build and the record of what it built, in one step, with is
+ * (or NULL) from this thread.  The record's der is the encoding that was
+ * signed; insert it with signet_ca_record_insert. */
 X509 *signet_ca_issue(const struct signet_ca *ca, const struct signet_sign_req *r,
 		      struct signet_issuer *is, struct signet_record *rec, struct signet_err *err);
 

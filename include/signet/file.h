@@ -22,10 +22,6 @@
 int signet_file_read(const char *path, unsigned char **data, size_t *len,
 		     struct signet_err *err);
 
-/* Fails with SIGNET_E_IO, in signet_file_read's words, when path is
- * missing, unreadable or a directory: a check before a later read. */
-int signet_file_check(const char *path, struct signet_err *err);
-
 enum {
 	SIGNET_WRITE_NOSYNC = 1 << 0, /* skip fsync; caller syncs (batches) */
 	SIGNET_WRITE_EXCL = 1 << 1,   /* refuse to replace an existing file */

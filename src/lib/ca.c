@@ -1300,14 +1300,6 @@ int signet_ca_record(struct signet_ca *ca, X509 *x, const struct signet_sign_req
 			   r->now ? r->now : time(NULL), err);
 }
 
-int signet_ca_record_make(const struct signet_ca *ca, X509 *x,
-			  const struct signet_sign_req *r, struct signet_record *rec,
-			  struct signet_err *err)
-{
-	return make_record(x, NULL, 0, ca->signer_id, r->name, signet_profile_name(r->profile),
-			   r->now ? r->now : time(NULL), rec, err);
-}
-
 int signet_ca_record_insert(struct signet_ca *ca, const struct signet_record *rec,
 			    struct signet_err *err)
 {

@@ -103,21 +103,6 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int signet_file_check(const char *path, struct signet_err *err)
-{
-	struct stat st;
-
-	if (strcmp(path, "-") == 0)
-		return 0;
-	if (stat(path, &st) != 0 || access(path, R_OK) != 0)
-		return signet_err_set(err, SIGNET_E_IO, "%s: cannot open: %s", path,
-				      strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return signet_err_set(err, SIGNET_E_IO, "%s: is a directory, expected a file",
-				      path);
-	return 0;
-}
-
 int signet_dir_sync(const char *dir, struct signet_err *err)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

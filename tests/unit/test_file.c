@@ -227,24 +227,6 @@ static void test_read_sizes(void **state)
 	free(buf);
 }
 
-/* signet_file_check names what signet_file_read would refuse. */
-static void test_check(void **state)
-{
-	struct signet_err err = { 0 };
-	char p[512];
-	(void)state;
-	path(p, sizeof(p), "there");
-	assert_int_equal(signet_file_write(p, "x", 1, 0644, 0, &err), 0);
-	assert_int_equal(signet_file_check(p, &err), 0);
-	assert_int_equal(signet_file_check("-", &err), 0);
-	path(p, sizeof(p), "missing");
-	assert_int_equal(signet_file_check(p, &err), -1);
-	assert_int_equal(err.code, SIGNET_E_IO);
-	assert_non_null(strstr(err.msg, "missing: cannot open"));
-	assert_int_equal(signet_file_check(dir, &err), -1);
-	assert_non_null(strstr(err.msg, "is a directory"));
-}
-
 /* A message longer than the error buffer keeps its start and its end: a
  * 4000-byte path does not push out what is wrong with it. */
 static void test_long_path_error(void **state)
@@ -304,7 +286,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_sizes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_path_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_make_and_join, setup, teardown),
 	};
