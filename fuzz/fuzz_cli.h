@@ -1,10 +1,11 @@
 /*
  * fuzz_cli.h - what the targets that run a whole command share: the
  * input becomes a file, as a user would hand it over, and the command
- * runs in-process with stdout sent to /dev/null and stderr silenced (a
- * crash inside the command is reported when the input libFuzzer saves is
- * replayed).  No passphrase can be had: stdin is /dev/null and
- * $SIGNET_PASS_FILE is unset.
+ * runs in-process with stdout sent to /dev/null and its stderr messages
+ * silenced.  Only the stderr FILE is swapped, not descriptor 2: a
+ * sanitizer report or libFuzzer's own crash message written while the
+ * command runs must still reach the log.  No passphrase can be had: stdin
+ * is /dev/null and $SIGNET_PASS_FILE is unset.
  */
 #ifndef SIGNET_FUZZ_CLI_H
 #define SIGNET_FUZZ_CLI_H
@@ -15,7 +16,7 @@
 #include <unistd.h>
 
 static char fuzz_cli_file[64];
-static int fuzz_cli_null = -1, fuzz_cli_err = -1;
+static FILE *fuzz_cli_null;
 
 static void fuzz_cli_remove(void)
 {
@@ -33,9 +34,8 @@ static inline void fuzz_cli_init(const char *name)
 		abort();
 	snprintf(fuzz_cli_file, sizeof(fuzz_cli_file), "/tmp/%s.%d", name, (int)getpid());
 	fd = open(fuzz_cli_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	fuzz_cli_null = open("/dev/null", O_WRONLY);
-	fuzz_cli_err = dup(STDERR_FILENO);
-	if (fd < 0 || fuzz_cli_null < 0 || fuzz_cli_err < 0)
+	fuzz_cli_null = fopen("/dev/null", "w");
+	if (fd < 0 || fuzz_cli_null == NULL)
 		abort();
 	close(fd);
 	atexit(fuzz_cli_remove);
@@ -54,14 +54,14 @@ static inline void fuzz_cli_write(const uint8_t *data, size_t size)
 /* Runs cmd(argc, argv) with stderr silenced; its exit code. */
 static inline int fuzz_cli_run(int (*cmd)(int, char **), int argc, char **argv)
 {
+	FILE *saved = stderr;
 	int rc;
 
-	fflush(stderr);
-	dup2(fuzz_cli_null, STDERR_FILENO);
+	stderr = fuzz_cli_null;
 	rc = cmd(argc, argv);
 	fflush(stdout);
 	fflush(stderr);
-	dup2(fuzz_cli_err, STDERR_FILENO);
+	stderr = saved;
 	return rc;
 }
 

@@ -68,6 +68,7 @@ for t in "${targets[@]}"; do
 	work=$build/fuzz-work/$t
 	mkdir -p "$work"
 	log=$build/fuzz-logs/$t.log
+	rm -f "$build/fuzz-artifacts/$t-"*
 	rc=0
 	# -rss_limit_mb: scrypt keys legitimately use ~32 MiB per try.
 	nice -n "$nicelvl" "$bin" "$work" "$src/fuzz/corpus/$t" \
@@ -81,8 +82,15 @@ for t in "${targets[@]}"; do
 	printf '%-10s %8s %12s %10s %8s  %s\n' "$t" "$secs" "${execs:-?}" "${rate:-?}" \
 		"${cov:-?}" "$res" | tee -a "$summary"
 	if [ "$rc" -ne 0 ]; then
-		grep -E 'ERROR|SUMMARY|runtime error|Test unit written|left the OpenSSL|failed without' \
-			"$log" | head -20 >&2 || true
+		# CI keeps only this output, not the log or the artifact: show
+		# the report and the failing input (up to 4 KiB) here.
+		grep -E 'ERROR|SUMMARY|runtime error|Test unit written|left the OpenSSL|exited|failed without' \
+			"$log" | head -20 || true
+		for a in "$build/fuzz-artifacts/$t-"*; do
+			[ -f "$a" ] || continue
+			echo "-- $(basename "$a") ($(wc -c <"$a") bytes):"
+			od -A x -t x1z -v "$a" | head -256
+		done
 	fi
 done
 exit $failed

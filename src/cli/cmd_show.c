@@ -32,9 +32,14 @@ static char *bio_string(BIO *b)
 {
 	char *p = NULL;
 	long n = BIO_get_mem_data(b, &p);
-	char *s = malloc((size_t)n + 1);
+	char *s;
+
+	if (n < 0 || p == NULL) /* an empty BIO may have no buffer at all */
+		n = 0;
+	s = malloc((size_t)n + 1);
 	if (s != NULL) {
-		memcpy(s, p, (size_t)n);
+		if (n > 0)
+			memcpy(s, p, (size_t)n);
 		s[n] = '\0';
 		/* fold OpenSSL's multi-line extension values */
 		for (char *q = s; *q; q++)

@@ -209,7 +209,8 @@ void vfy_dn(const X509_NAME *n, char *buf, size_t size)
 		return;
 	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
 		len = BIO_get_mem_data(b, &p);
-		snprintf(buf, size, "%.*s", (int)(len > (long)size ? (long)size : len), p);
+		if (len > 0 && p != NULL)
+			snprintf(buf, size, "%.*s", (int)(len > (long)size ? (long)size : len), p);
 	}
 	BIO_free(b);
 	if (buf[0] == '\0')
