@@ -4,7 +4,10 @@
  * extraction that issuance runs on it, then the formatting that records
  * and `signet show` use.  The issuance path's faster reader
  * (signet_csr_parse_key) must agree with it: same requests accepted, same
- * proof-of-possession verdicts, same subject.
+ * proof-of-possession verdicts, same subject.  So must the batch's
+ * reader-and-checker (signet_csr_parse_checked, which checks ECDSA
+ * signatures its own way): it accepts exactly the requests that read and
+ * verify, with the same subject and key.
  */
 #include "fuzz.h"
 
@@ -20,13 +23,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The key of an earlier input, kept as a batch's signing thread keeps it. */
+/* The key of an earlier input and a checker, kept as a batch's signing
+ * thread keeps them. */
 static EVP_PKEY *spare;
+static struct signet_csr_checker *checker;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct signet_err err;
-	X509_REQ *req, *req2, *req3;
+	X509_REQ *req, *req2, *req3, *req4;
 	EVP_PKEY *key2 = NULL, *key3;
 	int r2;
 	GENERAL_NAMES *sans;
@@ -34,14 +39,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char buf[1024];
 	int r;
 
+	if (checker == NULL && (checker = signet_csr_checker_new()) == NULL)
+		abort();
+	signet_err_clear(&err);
+	req4 = signet_csr_parse_checked(checker, data, size, "fuzz.csr", &err);
+	fuzz_check("signet_csr_parse_checked", req4 == NULL, &err);
 	signet_err_clear(&err);
 	req = signet_csr_parse(data, size, "fuzz.csr", &err);
 	fuzz_check("signet_csr_parse", req == NULL, &err);
-	if (req == NULL)
+	if (req == NULL) {
+		if (req4 != NULL)
+			abort(); /* checked what does not read */
 		return 0;
+	}
 	signet_err_clear(&err);
 	r = signet_csr_verify(req, &err);
 	fuzz_check("signet_csr_verify", r < 0, &err);
+	if ((req4 != NULL) != (r == 0))
+		abort(); /* the checker's verdict differs */
+	if (req4 != NULL) {
+		key3 = signet_csr_key(req4, NULL);
+		if (key3 == NULL || EVP_PKEY_eq(key3, X509_REQ_get0_pubkey(req)) != 1 ||
+		    X509_NAME_cmp(X509_REQ_get_subject_name(req), X509_REQ_get_subject_name(req4)) != 0)
+			abort(); /* another key or subject */
+		EVP_PKEY_free(key3);
+		X509_REQ_free(req4);
+	}
+	ERR_clear_error(); /* X509_REQ_get0_pubkey is OpenSSL's */
 	signet_err_clear(&err);
 	req2 = signet_csr_parse_key(data, size, "fuzz.csr", &key2, &err);
 	if (req2 == NULL || (key2 == NULL) != (X509_REQ_get0_pubkey(req) == NULL) ||

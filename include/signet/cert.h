@@ -33,6 +33,16 @@ X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char
  * spare as signet_csr_parse_key does: for a caller that let go of the key
  * while it kept the request. */
 EVP_PKEY *signet_csr_key(X509_REQ *req, EVP_PKEY *spare);
+/* A request read and its signature checked (the proof of possession) in
+ * one: signet_csr_parse_key then signet_csr_verify_key, with their errors.
+ * The checker (one per thread) keeps what checking ECDSA requests needs
+ * from one request to the next, which makes reading many of them faster.
+ * The request's key is not handed out: make it with signet_csr_key. */
+struct signet_csr_checker;
+struct signet_csr_checker *signet_csr_checker_new(void);
+void signet_csr_checker_free(struct signet_csr_checker *ck);
+X509_REQ *signet_csr_parse_checked(struct signet_csr_checker *ck, const unsigned char *data,
+				   size_t len, const char *name, struct signet_err *err);
 X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
 			   const char *name, struct signet_err *err);
 

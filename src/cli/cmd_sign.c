@@ -196,28 +196,13 @@ out:
 }
 
 /* Parses job j's CSR and checks its signature (proof of possession): all
- * of a job that needs no CA.  *spare is a key to reuse (see
- * signet_csr_parse_key).  Unless keep_key, the job's key goes back to
- * *spare: making a key costs more than making it again from the request
- * (signet_csr_key) when the job is signed.  Then sets j->state to
- * JOB_CHECKED or JOB_BAD, after which other threads may take the job. */
-static void job_check(struct job *j, EVP_PKEY **spare, int keep_key)
+ * of a job that needs no CA.  The request's key is made when the job is
+ * signed.  Then sets j->state to JOB_CHECKED or JOB_BAD, after which other
+ * threads may take the job. */
+static void job_check(struct job *j, struct signet_csr_checker *ck)
 {
-	int ok;
-
-	j->key = *spare;
-	*spare = NULL;
-	j->req = signet_csr_parse_key(j->data, j->len, j->path, &j->key, &j->err);
-	ok = j->req != NULL;
-	if (ok && signet_csr_verify_key(j->req, j->key, &j->err) < 0) {
-		signet_err_prefix(&j->err, "%s", j->path);
-		ok = 0;
-	}
-	if (!keep_key) {
-		*spare = j->key;
-		j->key = NULL;
-	}
-	__atomic_store_n(&j->state, ok ? JOB_CHECKED : JOB_BAD, __ATOMIC_RELEASE);
+	j->req = signet_csr_parse_checked(ck, j->data, j->len, j->path, &j->err);
+	__atomic_store_n(&j->state, j->req != NULL ? JOB_CHECKED : JOB_BAD, __ATOMIC_RELEASE);
 }
 
 /* Claims job j for checking if it is read and nobody has claimed it. */
@@ -238,7 +223,7 @@ static int ca_ready(struct pool *p)
  * (waiting a little when it is not read yet), or, when there is none left
  * (or AHEAD_MAX are checked), sleeps until the CA is ready or the batch is
  * abandoned. */
-static void check_ahead(struct pool *p, EVP_PKEY **spare)
+static void check_ahead(struct pool *p, struct signet_csr_checker *ck)
 {
 	int k = __atomic_load_n(&p->ahead, __ATOMIC_RELAXED);
 
@@ -257,7 +242,7 @@ static void check_ahead(struct pool *p, EVP_PKEY **spare)
 		if (__atomic_compare_exchange_n(&p->ahead, &k, k + 1, 0, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED) &&
 		    job_claim(j))
-			job_check(j, spare, 0);
+			job_check(j, ck);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -274,6 +259,7 @@ static void *sign_worker(void *arg)
 	struct pool *p = arg;
 	EVP_PKEY *spare = NULL; /* the last job's key, reused for the next one */
 	struct signet_issuer *is = NULL;
+	struct signet_csr_checker *ck = signet_csr_checker_new(); /* NULL: checked the slow way */
 
 	for (;;) {
 		int i;
@@ -283,7 +269,7 @@ static void *sign_worker(void *arg)
 		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
 			break;
 		if (p->phase == 1 && !ca_ready(p)) {
-			check_ahead(p, &spare);
+			check_ahead(p, ck);
 			continue;
 		}
 		i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
@@ -298,7 +284,7 @@ static void *sign_worker(void *arg)
 			continue;
 		}
 		if (job_claim(j))
-			job_check(j, &spare, 1);
+			job_check(j, ck);
 		else /* checked ahead, or still being checked by another thread */
 			while (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_CHECKING)
 				sched_yield();
@@ -306,12 +292,12 @@ static void *sign_worker(void *arg)
 			pool_fail(p);
 			break;
 		}
-		if (j->key == NULL) { /* checked ahead */
+		if (j->key == NULL) {
 			j->key = signet_csr_key(j->req, spare);
 			spare = NULL;
 			if (j->key == NULL) {
-				signet_err_set(&j->err, SIGNET_E_INTERNAL,
-					       "%s: cannot make the request's key again", j->path);
+				signet_err_set(&j->err, SIGNET_E_PARSE,
+					       "%s: CSR public key cannot be decoded", j->path);
 				pool_fail(p);
 				break;
 			}
@@ -352,6 +338,7 @@ static void *sign_worker(void *arg)
 	}
 	EVP_PKEY_free(spare);
 	signet_issuer_free(is);
+	signet_csr_checker_free(ck);
 	return NULL;
 }
 

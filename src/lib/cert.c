@@ -9,6 +9,7 @@
 
 #include "cert_int.h"
 #include "csr_int.h"
+#include <signet/csr.h>
 #include <signet/file.h>
 
 #include <ctype.h>
@@ -262,14 +263,16 @@ X509_REQ *signet_csr_parse(const unsigned char *data, size_t len,
 			 err);
 }
 
-/* signet_csr_d2i_fast behind parse_one's d2i signature: the key goes
- * through this thread's slot. */
+/* signet_csr_d2i_checked behind parse_one's d2i signature: the key, the
+ * checker and whether it checked go through this thread's slots. */
 static _Thread_local EVP_PKEY *csr_fast_key;
+static _Thread_local struct signet_csr_checker *csr_fast_ck;
+static _Thread_local int csr_fast_checked;
 
 static void *d2i_csr_fast(void **unused, const unsigned char **pp, long len)
 {
 	(void)unused;
-	return signet_csr_d2i_fast(pp, len, &csr_fast_key);
+	return signet_csr_d2i_checked(pp, len, &csr_fast_key, csr_fast_ck, &csr_fast_checked);
 }
 
 X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char *name,
@@ -287,6 +290,31 @@ X509_REQ *signet_csr_parse_key(const unsigned char *data, size_t len, const char
 	if (req == NULL)
 		EVP_PKEY_free(csr_fast_key);
 	csr_fast_key = NULL;
+	return req;
+}
+
+X509_REQ *signet_csr_parse_checked(struct signet_csr_checker *ck, const unsigned char *data,
+				   size_t len, const char *name, struct signet_err *err)
+{
+	static const char *const labels[] = { "CERTIFICATE REQUEST",
+					      "NEW CERTIFICATE REQUEST", NULL };
+	X509_REQ *req;
+	EVP_PKEY *key;
+
+	csr_fast_key = NULL;
+	csr_fast_ck = ck;
+	csr_fast_checked = 0;
+	req = parse_one(data, len, name, labels, "certificate signing request", d2i_csr_fast,
+			err);
+	key = csr_fast_key;
+	csr_fast_key = NULL;
+	csr_fast_ck = NULL;
+	if (req != NULL && !csr_fast_checked && signet_csr_verify_key(req, key, err) < 0) {
+		signet_err_prefix(err, "%s", name);
+		X509_REQ_free(req);
+		req = NULL;
+	}
+	EVP_PKEY_free(key);
 	return req;
 }
 

@@ -244,7 +244,39 @@ static X509_REQ *assemble(const SIGNET_CSR *c)
 	return req;
 }
 
+/* c assembled, when it is an ECDSA request on a named curve whose
+ * signature verifies over the bytes received (csr_check.c). */
+static X509_REQ *assemble_checked(struct signet_csr_checker *ck, const SIGNET_CSR *c)
+{
+	const SIGNET_SPKI *spki = c->info->spki;
+	const ASN1_OBJECT *alg;
+	const void *pval;
+	int ptype;
+	X509_REQ *req;
+
+	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
+	if (OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey || ptype != V_ASN1_OBJECT ||
+	    (spki->bits->flags & 0x07) != 0)
+		return NULL;
+	req = assemble(c);
+	if (req != NULL &&
+	    signet_csr_check_ecdsa(ck, c->sigalg, c->sig, OBJ_obj2nid(pval),
+				   ASN1_STRING_get0_data(spki->bits),
+				   (size_t)ASN1_STRING_length(spki->bits), c->info->enc.enc,
+				   (size_t)c->info->enc.len) != 1) {
+		X509_REQ_free(req);
+		req = NULL;
+	}
+	return req;
+}
+
 X509_REQ *signet_csr_d2i_fast(const unsigned char **pp, long len, EVP_PKEY **key)
+{
+	return signet_csr_d2i_checked(pp, len, key, NULL, NULL);
+}
+
+X509_REQ *signet_csr_d2i_checked(const unsigned char **pp, long len, EVP_PKEY **key,
+				 struct signet_csr_checker *ck, int *checked)
 {
 	const unsigned char *p = *pp;
 	SIGNET_CSR *c;
@@ -254,6 +286,16 @@ X509_REQ *signet_csr_d2i_fast(const unsigned char **pp, long len, EVP_PKEY **key
 	*key = NULL;
 	ERR_set_mark();
 	c = (SIGNET_CSR *)ASN1_item_d2i(NULL, &p, len, ASN1_ITEM_rptr(SIGNET_CSR));
+	if (ck != NULL && c != NULL && c->info->enc.enc != NULL &&
+	    (req = assemble_checked(ck, c)) != NULL) {
+		/* Checked: no key is needed now. */
+		ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(SIGNET_CSR));
+		ERR_pop_to_mark();
+		EVP_PKEY_free(spare);
+		*checked = 1;
+		*pp = p;
+		return req;
+	}
 	if (c != NULL && c->info->enc.enc != NULL)
 		k = key_from_spki(c->info->spki, spare);
 	else

@@ -186,8 +186,9 @@ static void test_csr_pem_der(void **state)
 	X509_REQ_free(r);
 }
 
-/* A signed request with a SAN extension, as DER. */
-static unsigned char *csr_der(EVP_PKEY *k, int *len)
+/* A request with a SAN extension signed with digest md (NULL: the key
+ * type's own, as Ed25519 has it), as DER. */
+static unsigned char *csr_der_md(EVP_PKEY *k, const EVP_MD *md, int *len)
 {
 	X509_REQ *r = X509_REQ_new();
 	X509_NAME *n = X509_NAME_new();
@@ -202,14 +203,19 @@ static unsigned char *csr_der(EVP_PKEY *k, int *len)
 	X509_REQ_set_pubkey(r, k);
 	sk_X509_EXTENSION_push(exts, san);
 	X509_REQ_add_extensions(r, exts);
-	assert_true(X509_REQ_sign(r, k, EVP_PKEY_get_id(k) == EVP_PKEY_ED25519 ? NULL :
-								      EVP_sha256()) > 0);
+	assert_true(X509_REQ_sign(r, k, md) > 0);
 	*len = i2d_X509_REQ(r, &der);
 	assert_true(*len > 0);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_NAME_free(n);
 	X509_REQ_free(r);
 	return der;
+}
+
+/* The same, signed with SHA-256 (or Ed25519). */
+static unsigned char *csr_der(EVP_PKEY *k, int *len)
+{
+	return csr_der_md(k, EVP_PKEY_get_id(k) == EVP_PKEY_ED25519 ? NULL : EVP_sha256(), len);
 }
 
 /* A new key: "EC:<curve>", "RSA" (2048 bits) or another type's name. */
@@ -413,6 +419,78 @@ static void test_csr_key_again(void **state)
 	EVP_PKEY_free(spare);
 }
 
+/* Whether OpenSSL's own reader and X509_REQ_verify accept der. */
+static int openssl_accepts(const unsigned char *der, int len)
+{
+	const unsigned char *p = der;
+	X509_REQ *r = d2i_X509_REQ(NULL, &p, len);
+	EVP_PKEY *pub = r != NULL ? X509_REQ_get0_pubkey(r) : NULL;
+	int ok = pub != NULL && X509_REQ_verify(r, pub) == 1;
+
+	X509_REQ_free(r);
+	ERR_clear_error();
+	return ok;
+}
+
+/* signet_csr_parse_checked checks ECDSA requests its own way (csr_check.c)
+ * and the others through X509_REQ_verify: for every key type and digest it
+ * must accept a request exactly when OpenSSL does, the original and 300
+ * copies with one byte changed each, give the request's key back through
+ * signet_csr_key, and name the file in its errors. */
+static void test_csr_parse_checked(void **state)
+{
+	const char *types[] = { "EC:P-256", "EC:P-384", "EC:P-521", "ED25519", "RSA" };
+	const EVP_MD *mds[] = { EVP_sha256(), EVP_sha384(), EVP_sha512(), EVP_sha1() };
+	struct signet_csr_checker *ck = signet_csr_checker_new();
+	(void)state;
+	assert_non_null(ck);
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		EVP_PKEY *k = gen_key(types[t]);
+		assert_non_null(k);
+		for (size_t m = 0; m < sizeof(mds) / sizeof(mds[0]); m++) {
+			struct signet_err err = { 0 };
+			int ed = EVP_PKEY_get_id(k) == EVP_PKEY_ED25519, len, refused = 0;
+			unsigned char *der;
+			X509_REQ *req;
+			EVP_PKEY *again;
+
+			if (ed && m > 0)
+				break;
+			der = csr_der_md(k, ed ? NULL : mds[m], &len);
+			req = signet_csr_parse_checked(ck, der, (size_t)len, "r.der", &err);
+			assert_non_null(req);
+			assert_int_equal(ERR_peek_error(), 0);
+			again = signet_csr_key(req, NULL);
+			assert_non_null(again);
+			assert_int_equal(EVP_PKEY_eq(again, k), 1);
+			EVP_PKEY_free(again);
+			X509_REQ_free(req);
+			/* The last byte is the signature's: refused as a bad signature. */
+			der[len - 1] ^= 0x01;
+			assert_null(signet_csr_parse_checked(ck, der, (size_t)len, "r.der", &err));
+			assert_int_equal(err.code, SIGNET_E_SIG);
+			assert_non_null(strstr(err.msg, "r.der"));
+			der[len - 1] ^= 0x01;
+			for (int i = 0; i < 300; i++) {
+				int at = (int)((unsigned)(i * 7919 + (int)m * 31) % (unsigned)len);
+				unsigned char bit = (unsigned char)(1u << (i % 8));
+
+				der[at] ^= bit;
+				req = signet_csr_parse_checked(ck, der, (size_t)len, "r.der", &err);
+				assert_int_equal(req != NULL, openssl_accepts(der, len));
+				refused += req == NULL;
+				X509_REQ_free(req);
+				assert_int_equal(ERR_peek_error(), 0);
+				der[at] ^= bit;
+			}
+			assert_true(refused > 250);
+			OPENSSL_free(der);
+		}
+		EVP_PKEY_free(k);
+	}
+	signet_csr_checker_free(ck);
+}
+
 /* signet_pem_encode writes what PEM_write_bio writes, for every length
  * around the 48-byte line boundaries. */
 static void test_pem_encode_matches_openssl(void **state)
@@ -508,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_csr_parse_key_copies),
 		cmocka_unit_test(test_csr_parse_key_spare),
 		cmocka_unit_test(test_csr_key_again),
+		cmocka_unit_test(test_csr_parse_checked),
 		cmocka_unit_test(test_pem_encode_matches_openssl),
 		cmocka_unit_test(test_serial_hex),
 		cmocka_unit_test(test_serial_normalize),
