@@ -82,9 +82,21 @@ struct signet_ca {
  * so the database's unique serial index takes each new serial at its end
  * instead of on a random page: a batch of 5000 into a CA of 200k records
  * dirtied ~2400 index pages with fully random serials. */
-static int random_serial(X509 *x, time_t now, struct signet_err *err)
+/* Random octets of a serial after its four time octets: 112 bits. */
+#define SERIAL_RANDOM 14
+
+/* Serial randomness drawn for several certificates at once (one
+ * RAND_bytes call per SERIAL_POOL), for a thread that issues many: part
+ * of a signet_issuer, which is not to be carried across fork(). */
+#define SERIAL_POOL 64
+struct serial_pool {
+	unsigned char bytes[SERIAL_POOL * SERIAL_RANDOM];
+	int left; /* serials' worth not yet used, at the end of bytes */
+};
+
+static int random_serial(X509 *x, time_t now, struct serial_pool *pool, struct signet_err *err)
 {
-	unsigned char buf[18];
+	unsigned char buf[4 + SERIAL_RANDOM];
 	uint32_t t = (uint32_t)((uint64_t)(now > 0 ? now : 0) / 4);
 	int rc = -1;
 
@@ -94,8 +106,22 @@ static int random_serial(X509 *x, time_t now, struct signet_err *err)
 	buf[3] = (unsigned char)t;
 	ENSURE(buf[0] != 0 && buf[0] < 0x80, err, SIGNET_E_INTERNAL,
 	       "the clock is not set (serial numbers carry the time)");
-	ENSURE_OSSL(RAND_bytes(buf + 4, sizeof(buf) - 4) == 1, err, SIGNET_E_INTERNAL,
-		    "no randomness for the serial number");
+	if (pool == NULL) {
+		ENSURE_OSSL(RAND_bytes(buf + 4, SERIAL_RANDOM) == 1, err, SIGNET_E_INTERNAL,
+			    "no randomness for the serial number");
+	} else {
+		unsigned char *take;
+
+		if (pool->left == 0) {
+			ENSURE_OSSL(RAND_bytes(pool->bytes, sizeof(pool->bytes)) == 1, err,
+				    SIGNET_E_INTERNAL, "no randomness for the serial number");
+			pool->left = SERIAL_POOL;
+		}
+		take = pool->bytes + (size_t)(SERIAL_POOL - pool->left) * SERIAL_RANDOM;
+		memcpy(buf + 4, take, SERIAL_RANDOM);
+		OPENSSL_cleanse(take, SERIAL_RANDOM); /* each draw is used once */
+		pool->left--;
+	}
 	/* buf is a positive INTEGER's content octets as they stand (first
 	 * octet 0x01-0x7f): no BIGNUM needed to convert it. */
 	ENSURE_OSSL(ASN1_STRING_set(X509_get_serialNumber(x), buf, sizeof(buf)), err,
@@ -150,8 +176,9 @@ static int sign_cert(X509 *x, EVP_PKEY *key, struct signet_err *err)
  * encoding as it was signed.
  */
 static int make_record(X509 *x, const unsigned char *signed_der, int signed_len,
-		       const char *issuer_id, const char *name, const char *profile, time_t now,
-		       struct signet_record *r, struct signet_err *err)
+		       const EVP_MD *sha256, const char *issuer_id, const char *name,
+		       const char *profile, time_t now, struct signet_record *r,
+		       struct signet_err *err)
 {
 	char subject[1024], sans[2048];
 	GENERAL_NAMES *gn;
@@ -167,7 +194,7 @@ static int make_record(X509 *x, const unsigned char *signed_der, int signed_len,
 		len = i2d_X509(x, &enc);
 		der = enc;
 	}
-	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
+	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, sha256 ? sha256 : EVP_sha256(), NULL) &&
 			    mdlen == 32,
 		    err, SIGNET_E_INTERNAL, "cannot encode certificate");
 	hex(md, mdlen, r->fingerprint, sizeof(r->fingerprint));
@@ -211,7 +238,7 @@ static int record_cert(struct signet_db *db, X509 *x, const char *issuer_id,
 	struct signet_record r;
 	int rc;
 
-	if (make_record(x, NULL, 0, issuer_id, name, profile, now, &r, err) < 0)
+	if (make_record(x, NULL, 0, NULL, issuer_id, name, profile, now, &r, err) < 0)
 		return -1;
 	rc = signet_db_insert(db, &r, err);
 	signet_record_clear(&r);
@@ -263,7 +290,7 @@ static X509 *make_ca_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY 
 			    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) &&
 			    X509_set_pubkey(x, key),
 		    err, SIGNET_E_INTERNAL, "cannot build CA certificate");
-	TRY(random_serial(x, now, err));
+	TRY(random_serial(x, now, NULL, err));
 	TRY(set_validity(x, now, (long)days * 86400, err));
 	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0)
 		ENSURE_OSSL(X509_set1_notAfter(x, X509_get0_notAfter(issuer)), err,
@@ -1079,6 +1106,8 @@ struct signet_issuer {
 	EVP_MD_CTX *mdctx;
 	const EVP_MD *md;
 	int sig_nid;        /* the signature algorithm, e.g. ecdsa-with-SHA256 */
+	EVP_MD *sha256;     /* the records' fingerprints, fetched once (or NULL) */
+	struct serial_pool serials;
 };
 
 struct signet_issuer *signet_issuer_new(const struct signet_ca *ca, struct signet_err *err)
@@ -1090,6 +1119,8 @@ struct signet_issuer *signet_issuer_new(const struct signet_ca *ca, struct signe
 		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	is->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error(); /* without it, EVP_sha256() per record */
 	if (ca->signer_key == NULL || md == NULL || EVP_PKEY_get_base_id(ca->signer_key) != EVP_PKEY_EC)
 		return is; /* X509_sign, as signet_ca_build does */
 	if (!OBJ_find_sigid_by_algs(&is->sig_nid, EVP_MD_get_type(md), EVP_PKEY_EC) ||
@@ -1110,6 +1141,8 @@ void signet_issuer_free(struct signet_issuer *is)
 		return;
 	EVP_PKEY_CTX_free(is->pctx);
 	EVP_MD_CTX_free(is->mdctx);
+	EVP_MD_free(is->sha256);
+	OPENSSL_cleanse(&is->serials, sizeof(is->serials));
 	free(is);
 }
 
@@ -1234,7 +1267,7 @@ static X509 *build(const struct signet_ca *ca, const struct signet_sign_req *r,
 			    X509_set_issuer_name(x, X509_get_subject_name(ca->signer)),
 		    err, SIGNET_E_INTERNAL, "cannot build certificate");
 	TRY(copy_req_pubkey(x, r->csr, err));
-	TRY(random_serial(x, now, err));
+	TRY(random_serial(x, now, is != NULL ? &is->serials : NULL, err));
 	TRY(set_validity(x, now, (long)days * 86400, err));
 	ENSURE(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->signer)) <= 0, err,
 	       SIGNET_E_POLICY,
@@ -1283,7 +1316,7 @@ X509 *signet_ca_issue(const struct signet_ca *ca, const struct signet_sign_req *
 	int len = 0;
 	X509 *x = build(ca, r, is, &der, &len, err);
 
-	if (x != NULL && make_record(x, der, len, ca->signer_id, r->name,
+	if (x != NULL && make_record(x, der, len, is != NULL ? is->sha256 : NULL, ca->signer_id, r->name,
 				     signet_profile_name(r->profile), r->now ? r->now : time(NULL),
 				     rec, err) < 0) {
 		X509_free(x);

@@ -685,6 +685,60 @@ static void test_issue_with_issuer(void **state)
 	signet_issuer_free(is);
 }
 
+/* An issuer draws serial randomness for 64 certificates at a time: over
+ * 150 certificates (two refills) every serial still has its 18 octets,
+ * the time in the first four and 112 random bits that no other serial
+ * shares; and each record's fingerprint is the SHA-256 of its DER. */
+static void test_issuer_serials(void **state)
+{
+	struct signet_ca *ca = *state;
+	struct signet_err err = { 0 };
+	EVP_PKEY *k = signet_key_generate(SIGNET_KEY_EC_P256, &err);
+	X509_REQ *r = csr(k, "CN=pool", "dns:pool.example.com");
+	static unsigned char rnd[150][14];
+	struct signet_issuer *is;
+	struct signet_sign_req sr;
+
+	assert_int_equal(signet_ca_unlock(ca, SIGNET_CA_ISSUER, "unit pass", &err), 0);
+	is = signet_issuer_new(ca, &err);
+	assert_non_null(is);
+	memset(&sr, 0, sizeof(sr));
+	sr.csr = r;
+	sr.csr_key = k;
+	sr.profile = SIGNET_PROFILE_SERVER;
+	for (int i = 0; i < 150; i++) {
+		time_t before = time(NULL), after;
+		struct signet_record rec;
+		unsigned char b[18], md[32];
+		char fp[65];
+		uint32_t prefix;
+		BIGNUM *bn;
+		X509 *x = signet_ca_issue(ca, &sr, is, &rec, &err);
+
+		after = time(NULL);
+		assert_non_null(x);
+		bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+		assert_non_null(bn);
+		assert_int_equal(BN_num_bytes(bn), 18);
+		assert_int_equal(BN_bn2binpad(bn, b, sizeof(b)), 18);
+		BN_free(bn);
+		prefix = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		assert_true(prefix >= (uint32_t)(before / 4) && prefix <= (uint32_t)(after / 4));
+		memcpy(rnd[i], b + 4, 14);
+		for (int j = 0; j < i; j++)
+			assert_memory_not_equal(rnd[i], rnd[j], 14);
+		assert_int_equal(EVP_Digest(rec.der, rec.der_len, md, NULL, EVP_sha256(), NULL), 1);
+		for (int j = 0; j < 32; j++)
+			snprintf(fp + 2 * j, 3, "%02x", md[j]);
+		assert_string_equal(rec.fingerprint, fp);
+		signet_record_clear(&rec);
+		X509_free(x);
+	}
+	signet_issuer_free(is);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
 static void test_issue_ed25519_ca(void **state)
 {
 	struct signet_err err = { 0 };
@@ -761,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_name_constraints_all_types),
 		T(test_name_constraints_wildcard_inside),
 		T(test_issue_with_issuer),
+		T(test_issuer_serials),
 		cmocka_unit_test(test_issue_ed25519_ca),
 		T(test_issue_checks_signature),
 	};
