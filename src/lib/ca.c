@@ -75,13 +75,6 @@ struct signet_ca {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* 18 octets: the issuance time in units of 4 s (32 bits: positive, never
- * a leading zero octet, until the year 2242) followed by 112 bits from the
- * CSPRNG.  The random part makes serials unpredictable, as RFC 5280 and the
- * CA/Browser Forum ask (at least 64 bits); the time part makes them grow,
- * so the database's unique serial index takes each new serial at its end
- * instead of on a random page: a batch of 5000 into a CA of 200k records
- * dirtied ~2400 index pages with fully random serials. */
 /* Random octets of a serial after its four time octets: 112 bits. */
 #define SERIAL_RANDOM 14
 
@@ -94,6 +87,14 @@ struct serial_pool {
 	int left; /* serials' worth not yet used, at the end of bytes */
 };
 
+/* 18 octets: the issuance time in units of 4 s (32 bits: positive, never
+ * a leading zero octet, until the year 2242) followed by 112 bits from the
+ * CSPRNG.  The random part makes serials unpredictable, as RFC 5280 and the
+ * CA/Browser Forum ask (at least 64 bits); the time part makes them grow,
+ * so the database's unique serial index takes each new serial at its end
+ * instead of on a random page: a batch of 5000 into a CA of 200k records
+ * dirtied ~2400 index pages with fully random serials.  With a pool, the
+ * randomness comes from it (each draw used once and wiped). */
 static int random_serial(X509 *x, time_t now, struct serial_pool *pool, struct signet_err *err)
 {
 	unsigned char buf[4 + SERIAL_RANDOM];
@@ -173,7 +174,8 @@ static int sign_cert(X509 *x, EVP_PKEY *key, struct signet_err *err)
  * The record of x, computed from one encoding of it (the fingerprint is
  * the SHA-256 of that DER), with every string the record's own so that
  * signet_record_clear frees it.  signed_der (or NULL: encode x) is x's
- * encoding as it was signed.
+ * encoding as it was signed; sha256 is the digest fetched once (or NULL:
+ * EVP_sha256(), fetched by name on each call).
  */
 static int make_record(X509 *x, const unsigned char *signed_der, int signed_len,
 		       const EVP_MD *sha256, const char *issuer_id, const char *name,
@@ -194,7 +196,9 @@ static int make_record(X509 *x, const unsigned char *signed_der, int signed_len,
 		len = i2d_X509(x, &enc);
 		der = enc;
 	}
-	ENSURE_OSSL(len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, sha256 ? sha256 : EVP_sha256(), NULL) &&
+	ENSURE_OSSL(len > 0 &&
+			    EVP_Digest(der, (size_t)len, md, &mdlen, sha256 ? sha256 : EVP_sha256(),
+				       NULL) &&
 			    mdlen == 32,
 		    err, SIGNET_E_INTERNAL, "cannot encode certificate");
 	hex(md, mdlen, r->fingerprint, sizeof(r->fingerprint));
@@ -1316,9 +1320,9 @@ X509 *signet_ca_issue(const struct signet_ca *ca, const struct signet_sign_req *
 	int len = 0;
 	X509 *x = build(ca, r, is, &der, &len, err);
 
-	if (x != NULL && make_record(x, der, len, is != NULL ? is->sha256 : NULL, ca->signer_id, r->name,
-				     signet_profile_name(r->profile), r->now ? r->now : time(NULL),
-				     rec, err) < 0) {
+	if (x != NULL && make_record(x, der, len, is != NULL ? is->sha256 : NULL, ca->signer_id,
+				     r->name, signet_profile_name(r->profile),
+				     r->now ? r->now : time(NULL), rec, err) < 0) {
 		X509_free(x);
 		x = NULL;
 	}
