@@ -306,6 +306,21 @@ static void test_sign_profiles(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* x's serial as its 18 octets (b), asserting their layout: the issuance
+ * time / 4 (issued between before and after), then 112 random bits. */
+static void serial_octets(X509 *x, time_t before, time_t after, unsigned char b[18])
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	uint32_t prefix;
+
+	assert_non_null(bn);
+	assert_int_equal(BN_num_bytes(bn), 18);
+	assert_int_equal(BN_bn2binpad(bn, b, 18), 18);
+	BN_free(bn);
+	prefix = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	assert_true(prefix >= (uint32_t)(before / 4) && prefix <= (uint32_t)(after / 4));
+}
+
 static void test_serials_unique_and_recorded(void **state)
 {
 	struct signet_ca *ca = *state;
@@ -320,19 +335,9 @@ static void test_serials_unique_and_recorded(void **state)
 		time_t after = time(NULL);
 		struct signet_record rec;
 		unsigned char b[18];
-		uint32_t prefix;
 		assert_non_null(x);
 		signet_serial_hex(X509_get0_serialNumber(x), serials[i], sizeof(serials[i]));
-		/* 18 octets: issuance time / 4, then 112 random bits */
-		{
-			BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-			assert_non_null(bn);
-			assert_int_equal(BN_num_bytes(bn), 18);
-			assert_int_equal(BN_bn2binpad(bn, b, sizeof(b)), 18);
-			BN_free(bn);
-		}
-		prefix = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-		assert_true(prefix >= (uint32_t)(before / 4) && prefix <= (uint32_t)(after / 4));
+		serial_octets(x, before, after, b);
 		for (int j = 0; j < i; j++) {
 			assert_string_not_equal(serials[i], serials[j]);
 			/* the random parts differ, not just the time */
@@ -707,23 +712,14 @@ static void test_issuer_serials(void **state)
 	sr.csr_key = k;
 	sr.profile = SIGNET_PROFILE_SERVER;
 	for (int i = 0; i < 150; i++) {
-		time_t before = time(NULL), after;
+		time_t before = time(NULL);
 		struct signet_record rec;
 		unsigned char b[18], md[32];
 		char fp[65];
-		uint32_t prefix;
-		BIGNUM *bn;
 		X509 *x = signet_ca_issue(ca, &sr, is, &rec, &err);
 
-		after = time(NULL);
 		assert_non_null(x);
-		bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-		assert_non_null(bn);
-		assert_int_equal(BN_num_bytes(bn), 18);
-		assert_int_equal(BN_bn2binpad(bn, b, sizeof(b)), 18);
-		BN_free(bn);
-		prefix = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-		assert_true(prefix >= (uint32_t)(before / 4) && prefix <= (uint32_t)(after / 4));
+		serial_octets(x, before, time(NULL), b);
 		memcpy(rnd[i], b + 4, 14);
 		for (int j = 0; j < i; j++)
 			assert_memory_not_equal(rnd[i], rnd[j], 14);
