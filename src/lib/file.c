@@ -23,6 +23,7 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 	unsigned char *buf = NULL;
 	size_t cap = 0, n = 0;
 	size_t first = 16384; /* the first buffer: the file's size when known */
+	size_t size = 0;      /* a regular file's size: read no further */
 	int is_stdin = strcmp(path, "-") == 0;
 
 	*data = NULL;
@@ -40,9 +41,12 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 		       "%s: is a directory, expected a file", path);
 		ENSURE(!S_ISREG(st.st_mode) || st.st_size <= (off_t)SIGNET_FILE_MAX, err,
 		       SIGNET_E_IO, "%s: file larger than %u MiB", path, SIGNET_FILE_MAX >> 20);
-		/* Room for the whole file, its NUL, and the read that sees EOF. */
-		if (S_ISREG(st.st_mode))
-			first = (size_t)st.st_size + 2;
+		/* Room for the whole file, its NUL, and the read that sees EOF
+		 * (for a file that is empty, or grew since fstat). */
+		if (S_ISREG(st.st_mode)) {
+			size = (size_t)st.st_size;
+			first = size + 2;
+		}
 	}
 	for (;;) {
 		ssize_t r;
@@ -72,6 +76,11 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* The size fstat gave is read: the file as it was when opened,
+		 * without one more read to see EOF (a syscall per CSR in a
+		 * batch of thousands). */
+		if (n == size)
+			break;
 	}
 	buf[n] = '\0';
 	*data = buf;
