@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <openssl/pem.h>
 #include <pthread.h>
 #include <sched.h>
@@ -64,9 +65,12 @@ static const char usage[] =
  * request and key for every CSR (a few KiB each). */
 #define AHEAD_MAX 2048
 
+/* A job is kept small (its failure goes to the pool, its stem is
+ * allocated): a batch's jobs are allocated and touched before anything
+ * else starts, so each KiB per job costs a page fault every four CSRs. */
 struct job {
 	const char *path;
-	char stem[256];
+	char *stem;          /* the file name without directory or .csr */
 	unsigned char *data; /* the CSR file */
 	EVP_PKEY *key;       /* the CSR's public key */
 	size_t len;
@@ -75,7 +79,6 @@ struct job {
 	struct signet_record rec; /* cert's database record, made by the worker */
 	char *pem;                /* rec.der as PEM, made by the worker (batches) */
 	size_t pem_len;
-	struct signet_err err;    /* a worker's failure */
 	int state;                /* JOB_NEW .. JOB_BAD (atomic) */
 	int done;                 /* phase 1 finished with it (atomic) */
 };
@@ -111,7 +114,21 @@ struct pool {
 	int bundle;         /* all certificates go to one output, in order: */
 	char *out;          /* their PEM, gathered as they are recorded */
 	size_t out_len, out_cap;
+	int fail_job;       /* the first job that failed (under mu), or INT_MAX */
+	struct signet_err fail_err; /* its error */
 };
+
+/* Keeps job i's error if no earlier job has failed: the batch reports the
+ * first failure in the order of the CSRs, whichever thread saw it. */
+static void job_error(struct pool *p, int i, const struct signet_err *e)
+{
+	pthread_mutex_lock(&p->mu);
+	if (i < p->fail_job) {
+		p->fail_job = i;
+		p->fail_err = *e;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
 
 static void pool_fail(struct pool *p)
 {
@@ -166,7 +183,7 @@ static int pool_wait(struct pool *p, int i)
 
 /* DIR/STEM.crt and DIR/STEM.chain.pem, unsynced: the caller syncs the
  * file system once for the batch. */
-static int write_job(struct pool *p, struct job *j)
+static int write_job(struct pool *p, struct job *j, struct signet_err *err)
 {
 	char crt[4096], chn[4096], f1[300], f2[310];
 	char *nb;
@@ -174,19 +191,19 @@ static int write_job(struct pool *p, struct job *j)
 
 	snprintf(f1, sizeof(f1), "%s.crt", j->stem);
 	snprintf(f2, sizeof(f2), "%s.chain.pem", j->stem);
-	if (signet_path_join(crt, sizeof(crt), p->out_dir, f1, &j->err) < 0 ||
-	    signet_path_join(chn, sizeof(chn), p->out_dir, f2, &j->err) < 0 ||
-	    signet_file_write(crt, j->pem, j->pem_len, 0644, SIGNET_WRITE_NOSYNC, &j->err) < 0)
+	if (signet_path_join(crt, sizeof(crt), p->out_dir, f1, err) < 0 ||
+	    signet_path_join(chn, sizeof(chn), p->out_dir, f2, err) < 0 ||
+	    signet_file_write(crt, j->pem, j->pem_len, 0644, SIGNET_WRITE_NOSYNC, err) < 0)
 		goto out;
 	nb = realloc(j->pem, j->pem_len + p->chain_len + 1);
 	if (nb == NULL) {
-		signet_err_set(&j->err, SIGNET_E_INTERNAL, "out of memory");
+		signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	j->pem = nb;
 	memcpy(j->pem + j->pem_len, p->chain_pem, p->chain_len);
 	if (signet_file_write(chn, j->pem, j->pem_len + p->chain_len, 0644, SIGNET_WRITE_NOSYNC,
-			      &j->err) < 0)
+			      err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -199,9 +216,14 @@ out:
  * of a job that needs no CA.  The request's key is made when the job is
  * signed.  Then sets j->state to JOB_CHECKED or JOB_BAD, after which other
  * threads may take the job. */
-static void job_check(struct job *j, struct signet_csr_checker *ck)
+static void job_check(struct pool *p, int i, struct signet_csr_checker *ck)
 {
-	j->req = signet_csr_parse_checked(ck, j->data, j->len, j->path, &j->err);
+	struct job *j = &p->jobs[i];
+	struct signet_err e = { 0 };
+
+	j->req = signet_csr_parse_checked(ck, j->data, j->len, j->path, &e);
+	if (j->req == NULL)
+		job_error(p, i, &e);
 	__atomic_store_n(&j->state, j->req != NULL ? JOB_CHECKED : JOB_BAD, __ATOMIC_RELEASE);
 }
 
@@ -242,7 +264,7 @@ static void check_ahead(struct pool *p, struct signet_csr_checker *ck)
 		if (__atomic_compare_exchange_n(&p->ahead, &k, k + 1, 0, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED) &&
 		    job_claim(j))
-			job_check(j, ck);
+			job_check(p, k, ck);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -265,6 +287,7 @@ static void *sign_worker(void *arg)
 		int i;
 		struct job *j;
 		struct signet_sign_req sr;
+		struct signet_err e;
 
 		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
 			break;
@@ -276,15 +299,18 @@ static void *sign_worker(void *arg)
 		if (i >= p->njobs)
 			break;
 		j = &p->jobs[i];
+		e.code = 0;
+		e.msg[0] = '\0';
 		if (p->phase == 2) {
-			if (write_job(p, j) < 0) {
+			if (write_job(p, j, &e) < 0) {
+				job_error(p, i, &e);
 				pool_fail(p);
 				break;
 			}
 			continue;
 		}
 		if (job_claim(j))
-			job_check(j, ck);
+			job_check(p, i, ck);
 		else /* checked ahead, or still being checked by another thread */
 			while (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) == JOB_CHECKING)
 				sched_yield();
@@ -296,8 +322,9 @@ static void *sign_worker(void *arg)
 			j->key = signet_csr_key(j->req, spare);
 			spare = NULL;
 			if (j->key == NULL) {
-				signet_err_set(&j->err, SIGNET_E_PARSE,
+				signet_err_set(&e, SIGNET_E_PARSE,
 					       "%s: CSR public key cannot be decoded", j->path);
+				job_error(p, i, &e);
 				pool_fail(p);
 				break;
 			}
@@ -308,18 +335,19 @@ static void *sign_worker(void *arg)
 		sr.csr_verified = 1;
 		sr.name = p->label ? p->label : j->stem;
 		if (is == NULL)
-			is = signet_issuer_new(p->ca, &j->err);
-		j->cert = is == NULL ? NULL : signet_ca_issue(p->ca, &sr, is, &j->rec, &j->err);
+			is = signet_issuer_new(p->ca, &e);
+		j->cert = is == NULL ? NULL : signet_ca_issue(p->ca, &sr, is, &j->rec, &e);
 		/* A batch's output is the record's DER as PEM, encoded here
 		 * rather than on the main thread after the commit. */
 		if (j->cert != NULL && p->njobs > 1 &&
 		    signet_pem_encode(PEM_STRING_X509, j->rec.der, j->rec.der_len, &j->pem,
-				      &j->pem_len, &j->err) < 0) {
+				      &j->pem_len, &e) < 0) {
 			X509_free(j->cert);
 			j->cert = NULL;
 		}
 		if (j->cert == NULL) {
-			signet_err_prefix(&j->err, "%s", j->path);
+			signet_err_prefix(&e, "%s", j->path);
+			job_error(p, i, &e);
 			pool_fail(p);
 			break;
 		}
@@ -466,12 +494,8 @@ static int pool_finish(struct pool *p, struct signet_err *err)
 	p->nstarted = 0;
 	if (rc < 0 || !p->failed)
 		return rc;
-	for (int i = 0; i < p->njobs; i++) {
-		if (p->jobs[i].err.code != 0) {
-			*err = p->jobs[i].err;
-			break;
-		}
-	}
+	if (p->fail_job != INT_MAX)
+		*err = p->fail_err;
 	return -1;
 }
 
@@ -481,18 +505,21 @@ static int run_pool(struct pool *p, struct signet_err *err)
 	return pool_finish(p, err);
 }
 
-static void stem_of(const char *path, char *out, size_t size)
+/* The file name of path without its directory or a .csr, .pem or .req
+ * ending (at most 255 bytes), malloc'ed; NULL when out of memory. */
+static char *stem_of(const char *path)
 {
-	char buf[4096];
+	char buf[4096], out[256];
 	const char *b;
 	char *dot;
 	snprintf(buf, sizeof(buf), "%s", path);
 	b = strcmp(path, "-") == 0 ? "stdin" : basename(buf);
-	snprintf(out, size, "%s", b);
+	snprintf(out, sizeof(out), "%s", b);
 	dot = strrchr(out, '.');
 	if (dot != NULL && dot != out &&
 	    (strcmp(dot, ".csr") == 0 || strcmp(dot, ".pem") == 0 || strcmp(dot, ".req") == 0))
 		*dot = '\0';
+	return strdup(out);
 }
 
 static int cmp_stem(const void *a, const void *b)
@@ -564,7 +591,8 @@ int cmd_sign(int argc, char **argv)
 	GENERAL_NAMES *sans = NULL;
 	struct signet_ca *ca = NULL;
 	struct job *jobs = NULL;
-	struct pool pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	struct pool pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+			     .fail_job = INT_MAX };
 	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0;
 
 	memset(&sr, 0, sizeof(sr));
@@ -651,12 +679,15 @@ int cmd_sign(int argc, char **argv)
 	}
 	jobs = calloc((size_t)njobs, sizeof(*jobs));
 	if (jobs == NULL) {
-		rc = cli_usage_error("sign", "out of memory");
-		goto out;
+		signet_err_set(&err, SIGNET_E_INTERNAL, "out of memory");
+		goto fail;
 	}
 	for (int i = 0; i < njobs; i++) {
 		jobs[i].path = argv[optind + i];
-		stem_of(jobs[i].path, jobs[i].stem, sizeof(jobs[i].stem));
+		if ((jobs[i].stem = stem_of(jobs[i].path)) == NULL) {
+			signet_err_set(&err, SIGNET_E_INTERNAL, "out of memory");
+			goto fail;
+		}
 	}
 	{
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -754,6 +785,7 @@ out:
 		signet_db_rollback(signet_ca_db(ca));
 	for (int i = 0; jobs != NULL && i < njobs; i++) {
 		free(jobs[i].data);
+		free(jobs[i].stem);
 		X509_REQ_free(jobs[i].req);
 		EVP_PKEY_free(jobs[i].key);
 		X509_free(jobs[i].cert);

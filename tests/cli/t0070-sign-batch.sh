@@ -236,6 +236,20 @@ test_expect_success 'a bad first CSR of 100 is reported, wherever it was checked
 	test $(count_records) = $before && test ! -e bf.pem
 '
 
+test_expect_success 'of two bad CSRs in 100, the first in order is reported (4)' '
+	before=$(count_records) &&
+	mkdir badtwo && cp csrs/host0[0-9][0-9].csr badtwo/ &&
+	printf "not a CSR\n" >badtwo/host020.csr &&
+	cp bad/zz-broken.csr badtwo/host080.csr &&
+	for i in 1 2 3; do
+		expect_fail 4 "badtwo/host020.csr" $SIGNET sign --profile server --out b2.pem \
+			badtwo/*.csr || exit 1
+		expect_fail 4 "badtwo/host020.csr" $SIGNET sign --profile server \
+			--out-dir b2out badtwo/*.csr || exit 1
+	done &&
+	test $(count_records) = $before && test ! -e b2.pem && test -z "$(ls b2out 2>/dev/null)"
+'
+
 test_expect_success 'a batch against a directory that is no CA fails cleanly (8)' '
 	expect_fail 8 "" $SIGNET sign --profile server --dir noca --out nc.pem csrs/*.csr &&
 	test ! -e nc.pem && test ! -e noca
