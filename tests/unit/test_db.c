@@ -1,7 +1,8 @@
 /*
  * test_db.c - the SQLite backend behind db.h: insert and duplicate serials,
  * lookups by serial (any hex form) and name, list filters, revocation
- * rules, counters, and transactions that roll back to nothing.
+ * rules, counters, transactions that roll back to nothing, and the WAL
+ * folded after a big commit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[256], dbpath[300];
@@ -73,6 +75,13 @@ static int collect_cb(const struct signet_record *r, void *ctx)
 	struct collect *c = ctx;
 	if (c->n < 64)
 		snprintf(c->serials[c->n++], 48, "%s", r->serial);
+	return 0;
+}
+
+static int count_cb(const struct signet_record *r, void *ctx)
+{
+	(void)r;
+	++*(int *)ctx;
 	return 0;
 }
 
@@ -339,6 +348,41 @@ static void test_rollback_leaves_nothing(void **state)
 	assert_int_equal(c.n, 2);
 }
 
+/* A commit of more than 256 rows folds the WAL into the database on a
+ * thread of its own; the connection's next use waits for it, so the
+ * fold is over (the WAL truncated) and the rows are there. */
+static void test_big_commit_folds(void **state)
+{
+	struct signet_db *db = *state;
+	struct signet_err err = { 0 };
+	struct signet_record out;
+	char serial[16], wal[320];
+	struct stat st;
+
+	assert_int_equal(signet_db_begin(db, &err), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(serial, sizeof(serial), "cc%04d", i);
+		assert_int_equal(insert(db, serial, "big", 5000), 0);
+	}
+	assert_int_equal(signet_db_commit(db, &err), 0);
+	assert_int_equal(signet_db_get(db, "cc0299", &out, &err), 0);
+	signet_record_clear(&out);
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	/* and the connection goes on: a row more, then all of them counted */
+	assert_int_equal(insert(db, "cc9999", "after", 5000), 0);
+	assert_int_equal(signet_db_get(db, "after", &out, &err), 0);
+	signet_record_clear(&out);
+	assert_int_equal(signet_db_check(db, &err), 0);
+	{
+		struct signet_db_filter f = { .status = -1 };
+		int n = 0;
+		assert_int_equal(signet_db_list(db, &f, count_cb, &n, &err), 0);
+		assert_int_equal(n, 301);
+	}
+}
+
 static void test_persists_and_checks(void **state)
 {
 	struct signet_err err = { 0 };
@@ -385,7 +429,7 @@ int main(void)
 		T(test_duplicate_serial),   T(test_list_filters),	T(test_list_derives_expired),
 		T(test_list_stops),	    T(test_revoke_rules),	T(test_hold_and_release),
 		T(test_each_revoked),	    T(test_counter),		T(test_rollback_leaves_nothing),
-		T(test_persists_and_checks), T(test_open_errors),
+		T(test_big_commit_folds),   T(test_persists_and_checks), T(test_open_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
