@@ -118,24 +118,27 @@ struct pool {
 	struct signet_err fail_err; /* its error */
 };
 
-/* Keeps job i's error if no earlier job has failed: the batch reports the
- * first failure in the order of the CSRs, whichever thread saw it. */
-static void job_error(struct pool *p, int i, const struct signet_err *e)
+/* Keeps job i's error e (when e is given) if no earlier job has failed:
+ * the batch reports the first failure in the order of the CSRs, whichever
+ * thread saw it.  With stop, also fails the pool and wakes the recorder. */
+static void job_error(struct pool *p, int i, const struct signet_err *e, int stop)
 {
 	pthread_mutex_lock(&p->mu);
-	if (i < p->fail_job) {
+	if (e != NULL && i < p->fail_job) {
 		p->fail_job = i;
 		p->fail_err = *e;
+	}
+	if (stop) {
+		__atomic_store_n(&p->failed, 1, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Fails the pool; the error is elsewhere (a job's, or the caller's). */
 static void pool_fail(struct pool *p)
 {
-	pthread_mutex_lock(&p->mu);
-	__atomic_store_n(&p->failed, 1, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	job_error(p, INT_MAX, NULL, 1);
 }
 
 /* Marks job i done and wakes the recorder if it sleeps waiting for that
@@ -219,11 +222,12 @@ out:
 static void job_check(struct pool *p, int i, struct signet_csr_checker *ck)
 {
 	struct job *j = &p->jobs[i];
-	struct signet_err e = { 0 };
+	struct signet_err e;
 
+	signet_err_clear(&e);
 	j->req = signet_csr_parse_checked(ck, j->data, j->len, j->path, &e);
 	if (j->req == NULL)
-		job_error(p, i, &e);
+		job_error(p, i, &e, 0);
 	__atomic_store_n(&j->state, j->req != NULL ? JOB_CHECKED : JOB_BAD, __ATOMIC_RELEASE);
 }
 
@@ -299,12 +303,10 @@ static void *sign_worker(void *arg)
 		if (i >= p->njobs)
 			break;
 		j = &p->jobs[i];
-		e.code = 0;
-		e.msg[0] = '\0';
+		signet_err_clear(&e);
 		if (p->phase == 2) {
 			if (write_job(p, j, &e) < 0) {
-				job_error(p, i, &e);
-				pool_fail(p);
+				job_error(p, i, &e, 1);
 				break;
 			}
 			continue;
@@ -324,8 +326,7 @@ static void *sign_worker(void *arg)
 			if (j->key == NULL) {
 				signet_err_set(&e, SIGNET_E_PARSE,
 					       "%s: CSR public key cannot be decoded", j->path);
-				job_error(p, i, &e);
-				pool_fail(p);
+				job_error(p, i, &e, 1);
 				break;
 			}
 		}
@@ -347,8 +348,7 @@ static void *sign_worker(void *arg)
 		}
 		if (j->cert == NULL) {
 			signet_err_prefix(&e, "%s", j->path);
-			job_error(p, i, &e);
-			pool_fail(p);
+			job_error(p, i, &e, 1);
 			break;
 		}
 		if (p->njobs > 1) {
