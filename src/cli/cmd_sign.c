@@ -28,6 +28,7 @@
 #include <openssl/pem.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signet/buf.h>
 #include <signet/cert.h>
 #include <signet/csr.h>
 #include <signet/file.h>
@@ -112,8 +113,7 @@ struct pool {
 	size_t chain_len;
 	const char *label;
 	int bundle;         /* all certificates go to one output, in order: */
-	char *out;          /* their PEM, gathered as they are recorded */
-	size_t out_len, out_cap;
+	struct signet_buf out; /* their PEM, gathered as they are recorded */
 	int fail_job;       /* the first job that failed (under mu), or INT_MAX */
 	struct signet_err fail_err; /* its error */
 };
@@ -374,19 +374,10 @@ static void *sign_worker(void *arg)
  * so that the output is whole when the batch is committed. */
 static int bundle_add(struct pool *p, struct job *j, struct signet_err *err)
 {
-	if (p->out_len + j->pem_len > p->out_cap) {
-		size_t cap = p->out_cap ? p->out_cap * 2 : (size_t)p->njobs * (j->pem_len + 64);
-		char *nb;
-		while (cap < p->out_len + j->pem_len)
-			cap *= 2;
-		nb = realloc(p->out, cap);
-		if (nb == NULL)
-			return signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
-		p->out = nb;
-		p->out_cap = cap;
-	}
-	memcpy(p->out + p->out_len, j->pem, j->pem_len);
-	p->out_len += j->pem_len;
+	/* Room for every certificate at once, by the size of the first. */
+	if (signet_buf_append(&p->out, j->pem, j->pem_len,
+			      (size_t)p->njobs * (j->pem_len + 64)) < 0)
+		return signet_err_set(err, SIGNET_E_INTERNAL, "out of memory");
 	free(j->pem);
 	j->pem = NULL;
 	return 0;
@@ -734,7 +725,7 @@ int cmd_sign(int argc, char **argv)
 		 * of the CSRs, in one file (written atomically, once) or on
 		 * stdout.  Each PEM is the recorded DER: what the database holds
 		 * is written. */
-		if (signet_file_write(out ? out : "-", pool.out, pool.out_len, 0644, 0, &err) < 0)
+		if (signet_file_write(out ? out : "-", pool.out.p, pool.out.len, 0644, 0, &err) < 0)
 			goto fail;
 	} else if (out_dir == NULL) {
 		if (write_outputs(ca, jobs[0].cert, out ? out : (chain ? NULL : "-"), chain, 0,
@@ -794,7 +785,7 @@ out:
 	}
 	free(jobs);
 	free(pool.chain_pem);
-	free(pool.out);
+	signet_buf_free(&pool.out);
 	GENERAL_NAMES_free(sans);
 	signet_ca_free(ca);
 	return rc;

@@ -27,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <signet/buf.h>
 #include <signet/cert.h>
 #include <signet/key.h>
 #include <stdlib.h>
@@ -67,32 +68,17 @@ int signet_reason_parse(const char *s)
 	return -1;
 }
 
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static int buf_reserve(struct buf *b, size_t more, struct signet_err *err)
+static int buf_reserve(struct signet_buf *b, size_t more, struct signet_err *err)
 {
-	size_t cap = b->cap ? b->cap : 1 << 16;
-	unsigned char *np;
-
-	if (b->len + more <= b->cap)
-		return 0;
-	while (cap < b->len + more)
-		cap *= 2;
-	np = realloc(b->p, cap);
-	if (np == NULL)
+	if (signet_buf_reserve(b, more, 1 << 16) < 0)
 		return signet_err_set(err, SIGNET_E_INTERNAL, "out of memory building the CRL");
-	b->p = np;
-	b->cap = cap;
 	return 0;
 }
 
 /* The state of the entry encoder: one reusable INTEGER and TIME, the
  * extensions pre-encoded per reason code, and the last time encoded. */
 struct enc {
-	struct buf out;
+	struct signet_buf out;
 	size_t n;
 	ASN1_INTEGER *serial;
 	ASN1_TIME *time;

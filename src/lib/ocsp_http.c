@@ -26,6 +26,7 @@
 #include <openssl/http.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <signet/buf.h>
 #include <signet/verify.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,7 +232,7 @@ int signet_ocsp_fetch(const char *url, const unsigned char *der, size_t len, con
 	BIO *body = NULL, *resp = NULL;
 	struct fetch_tls ft;
 	int ssl = 0, rc = -1;
-	size_t cap = 0;
+	struct signet_buf got = { 0 };
 
 	memset(&ft, 0, sizeof(ft));
 	*out = NULL;
@@ -267,32 +268,22 @@ int signet_ocsp_fetch(const char *url, const unsigned char *der, size_t len, con
 		goto out;
 	}
 	for (;;) {
-		unsigned char buf[4096], *nb;
+		unsigned char buf[4096];
 		int n = BIO_read(resp, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		if (*out_len + (size_t)n > cap) {
-			size_t nc = cap ? cap * 2 : 8192;
-			while (nc < *out_len + (size_t)n)
-				nc *= 2;
-			ENSURE(nc <= 2 * MAX_RESPONSE, err, SIGNET_E_NET,
-			       "%s: the OCSP answer is too large", url);
-			nb = realloc(*out, nc);
-			ENSURE(nb != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-			*out = nb;
-			cap = nc;
-		}
-		memcpy(*out + *out_len, buf, (size_t)n);
-		*out_len += (size_t)n;
+		ENSURE(got.len + (size_t)n <= 2 * MAX_RESPONSE, err, SIGNET_E_NET,
+		       "%s: the OCSP answer is too large", url);
+		ENSURE(signet_buf_append(&got, buf, (size_t)n, 8192) == 0, err, SIGNET_E_INTERNAL,
+		       "out of memory");
 	}
-	ENSURE(*out_len > 0, err, SIGNET_E_NET, "%s: the responder sent an empty answer", url);
+	ENSURE(got.len > 0, err, SIGNET_E_NET, "%s: the responder sent an empty answer", url);
+	*out = got.p;
+	*out_len = got.len;
+	got.p = NULL;
 	rc = 0;
 out:
-	if (rc < 0) {
-		free(*out);
-		*out = NULL;
-		*out_len = 0;
-	}
+	signet_buf_free(&got);
 	OPENSSL_free(host);
 	OPENSSL_free(port);
 	OPENSSL_free(path);

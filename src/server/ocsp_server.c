@@ -42,6 +42,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signet/buf.h>
 #include <signet/cert.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -257,8 +258,8 @@ struct conn {
 	struct event *rev, *wev, *tmr;
 	char *in;
 	size_t in_len, in_cap;
-	char *out;
-	size_t out_len, out_off, out_cap;
+	struct signet_buf out; /* replies not yet sent */
+	size_t out_off;
 	int closing, in_request, paused;
 };
 
@@ -335,7 +336,7 @@ static void conn_free(struct conn *c)
 		event_free(c->tmr);
 	close(c->fd);
 	free(c->in);
-	free(c->out);
+	signet_buf_free(&c->out);
 	free(c);
 }
 
@@ -345,24 +346,6 @@ static void arm_timer(struct conn *c, int seconds)
 	event_add(c->tmr, &tv);
 }
 
-static int out_append(struct conn *c, const void *data, size_t len)
-{
-	if (c->out_len + len > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		char *n;
-		while (cap < c->out_len + len)
-			cap *= 2;
-		n = realloc(c->out, cap);
-		if (n == NULL)
-			return -1;
-		c->out = n;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, data, len);
-	c->out_len += len;
-	return 0;
-}
-
 static void http_reply(struct conn *c, int code, const char *reason, const unsigned char *body,
 		       size_t len, const char *ctype)
 {
@@ -370,7 +353,8 @@ static void http_reply(struct conn *c, int code, const char *reason, const unsig
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", code,
 			 reason, ctype, len, c->closing ? "Connection: close\r\n" : "");
-	if (out_append(c, head, (size_t)n) < 0 || (len && out_append(c, body, len) < 0))
+	if (signet_buf_append(&c->out, head, (size_t)n, 0) < 0 ||
+	    signet_buf_append(&c->out, body, len, 0) < 0)
 		c->closing = 1;
 }
 
@@ -615,8 +599,8 @@ static void conn_process(struct conn *c)
 
 static void conn_flush(struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			continue;
@@ -634,7 +618,7 @@ static void conn_flush(struct conn *c)
 		conn_free(c);
 		return;
 	}
-	c->out_off = c->out_len = 0;
+	c->out_off = c->out.len = 0;
 	if (c->closing) {
 		conn_free(c);
 		return;
