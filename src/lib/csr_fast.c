@@ -73,7 +73,8 @@ ASN1_SEQUENCE(SIGNET_CSR) = {
 } static_ASN1_SEQUENCE_END(SIGNET_CSR)
 
 /* One key per named curve (P-256, P-384, P-521) whose copies become the
- * next keys of that curve; kept for the life of the process. */
+ * next keys of that curve; kept for the life of the process, and never
+ * handed out itself (only copied, under the lock). */
 static pthread_mutex_t ec_model_lock = PTHREAD_MUTEX_INITIALIZER;
 static EVP_PKEY *ec_model[3];
 
@@ -125,10 +126,18 @@ static EVP_PKEY *ec_key_from_point(int slot, int nid, const char *group,
 		key = NULL;
 	EVP_PKEY_CTX_free(ctx);
 	if (key != NULL) {
+		/* The model is a copy that nobody else holds: the key returned
+		 * goes back as a spare whose point is replaced, and the model is
+		 * read (copied) by other threads meanwhile. */
+		EVP_PKEY *model = EVP_PKEY_dup(key);
+
 		pthread_mutex_lock(&ec_model_lock);
-		if (ec_model[slot] == NULL && EVP_PKEY_up_ref(key))
-			ec_model[slot] = key;
+		if (ec_model[slot] == NULL) {
+			ec_model[slot] = model;
+			model = NULL;
+		}
 		pthread_mutex_unlock(&ec_model_lock);
+		EVP_PKEY_free(model);
 	}
 	return key;
 }
