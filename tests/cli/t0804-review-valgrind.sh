@@ -7,6 +7,7 @@
 . "$SIGNET_SRCDIR/tests/cli/t0010-helpers.sh"
 command -v valgrind >/dev/null || test_skip_all "valgrind not installed"
 ldd "$SIGNET" 2>/dev/null | grep -q libasan && test_skip_all "ASan build: LeakSanitizer checks it already"
+ldd "$SIGNET" 2>/dev/null | grep -q libtsan && test_skip_all "TSan build: valgrind cannot run it"
 use_test_passphrase
 
 VG() { valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 "$@"; }
