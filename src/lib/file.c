@@ -42,7 +42,7 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 		ENSURE(!S_ISREG(st.st_mode) || st.st_size <= (off_t)SIGNET_FILE_MAX, err,
 		       SIGNET_E_IO, "%s: file larger than %u MiB", path, SIGNET_FILE_MAX >> 20);
 		/* Room for the whole file, its NUL, and the read that sees EOF
-		 * (for a file that is empty, or grew since fstat). */
+		 * (for a file whose size says 0, as /proc's do, read to EOF). */
 		if (S_ISREG(st.st_mode)) {
 			size = (size_t)st.st_size;
 			first = size + 2;
