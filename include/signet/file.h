@@ -33,6 +33,30 @@ enum {
 int signet_file_write(const char *path, const void *data, size_t len,
 		      mode_t mode, int flags, struct signet_err *err);
 
+/*
+ * After signet_file_guard (the command-line tool calls it first thing: one
+ * process, one command), signet_file_write refuses to replace the files
+ * the process works from, found by identity (device and inode: a symbolic
+ * or hard link to one is refused too): the CA's database, configuration,
+ * keys and certificates, which signet_ca_open marks, and the input files
+ * read through signet_file_read, so that no output option can overwrite
+ * them (`signet export NAME --p12 NAME.key`, `signet crl --out
+ * ca/signet.db`).  Up to SIGNET_PROTECT_MAX files are remembered; later
+ * inputs (the CSRs of a big batch) are not.  what names the file in the
+ * error ("the CA's database").  A file that does not exist is not marked.
+ * Without signet_file_guard (a library user that reads a file and writes
+ * it back), nothing is marked.
+ */
+#define SIGNET_PROTECT_MAX 64
+void signet_file_guard(void);
+void signet_file_protect(const char *path, const char *what);
+
+/* Whether signet_file_write(path) can be expected to succeed, checked
+ * before the work whose result it writes: path is not empty, not a
+ * directory, not a protected file, and its directory is writable.
+ * Fails with SIGNET_E_USAGE or SIGNET_E_IO as signet_file_write would. */
+int signet_file_check_output(const char *path, struct signet_err *err);
+
 /* fsyncs a directory (after renames into it). */
 int signet_dir_sync(const char *dir, struct signet_err *err);
 

@@ -191,6 +191,11 @@ int cmd_issue(int argc, char **argv)
 			       "replace it)", kpath);
 		goto fail;
 	}
+	if (!force && (lstat(cpath, &st) == 0 || lstat(chpath, &st) == 0)) {
+		signet_err_set(&err, SIGNET_E_EXISTS, "%s already exists (use --force to replace it)",
+			       lstat(cpath, &st) == 0 ? cpath : chpath);
+		goto fail;
+	}
 	if (encrypt) {
 		key_pass = cli_pass_get(key_pass_file, "--key-pass-file", CLI_PASS_NO_ENV,
 					"Passphrase for the new key: ", 1, &err);
@@ -202,6 +207,10 @@ int cmd_issue(int argc, char **argv)
 	ca = cli_ca_open_unlocked("issue", dir, pass_file, 0, &rc);
 	if (ca == NULL)
 		goto out;
+	/* Not a CA file, and writable: checked before the key is made. */
+	if (signet_file_check_output(kpath, &err) < 0 || signet_file_check_output(cpath, &err) < 0 ||
+	    signet_file_check_output(chpath, &err) < 0)
+		goto fail;
 	key = signet_key_generate(kt, &err);
 	if (key == NULL)
 		goto fail;

@@ -35,6 +35,7 @@
 #include <signet/name.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -539,6 +540,34 @@ static int check_stems(struct job *jobs, int njobs, struct signet_err *err)
 	return rc;
 }
 
+/* The files --out-dir will get, checked before anything is signed: only
+ * when the directory is the CA's own can they be CA files (a CSR named
+ * root.csr would give root.crt), so only then is each one looked at. */
+static int check_out_dir(const struct signet_ca *ca, const char *out_dir, struct job *jobs,
+			 int njobs, struct signet_err *err)
+{
+	struct stat a, b;
+	char path[4096], f[310];
+
+	if (access(out_dir, W_OK | X_OK) != 0)
+		return signet_err_set(err, SIGNET_E_IO, "%s: cannot write into it: %s", out_dir,
+				      strerror(errno));
+	if (stat(out_dir, &a) != 0 || stat(signet_ca_dir(ca), &b) != 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino)
+		return 0;
+	for (int i = 0; i < njobs; i++) {
+		snprintf(f, sizeof(f), "%s.crt", jobs[i].stem);
+		TRY(signet_path_join(path, sizeof(path), out_dir, f, err));
+		TRY(signet_file_check_output(path, err));
+		snprintf(f, sizeof(f), "%s.chain.pem", jobs[i].stem);
+		TRY(signet_path_join(path, sizeof(path), out_dir, f, err));
+		TRY(signet_file_check_output(path, err));
+	}
+	return 0;
+out:
+	return -1;
+}
+
 static int write_outputs(struct signet_ca *ca, X509 *cert, const char *out,
 			 const char *chain, int flags, struct signet_err *err)
 {
@@ -584,7 +613,7 @@ int cmd_sign(int argc, char **argv)
 	struct job *jobs = NULL;
 	struct pool pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 			     .fail_job = INT_MAX };
-	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0;
+	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0, recorded = 0;
 
 	memset(&sr, 0, sizeof(sr));
 	if (cli_wants_help(argc, argv)) {
@@ -709,6 +738,12 @@ int cmd_sign(int argc, char **argv)
 	ca = cli_ca_open_unlocked("sign", dir, pass_file, use_root, &rc);
 	if (ca == NULL)
 		goto out;
+	/* Where the certificates go is checked before any is signed: a
+	 * certificate recorded but not written has to be exported again. */
+	if ((out != NULL && signet_file_check_output(out, &err) < 0) ||
+	    (chain != NULL && signet_file_check_output(chain, &err) < 0) ||
+	    (out_dir != NULL && check_out_dir(ca, out_dir, jobs, njobs, &err) < 0))
+		goto fail;
 
 	sr.sans = sans;
 	pool.ca = ca;
@@ -720,6 +755,7 @@ int cmd_sign(int argc, char **argv)
 	if (signet_db_commit(signet_ca_db(ca), &err) < 0)
 		goto fail;
 	in_txn = 0;
+	recorded = 1;
 	if (pool.bundle) {
 		/* Several CSRs without --out-dir: every certificate, in the order
 		 * of the CSRs, in one file (written atomically, once) or on
@@ -769,6 +805,16 @@ int cmd_sign(int argc, char **argv)
 	rc = 0;
 	goto out;
 fail:
+	if (recorded && njobs == 1) {
+		char serial[64];
+		signet_serial_hex(X509_get0_serialNumber(jobs[0].cert), serial, sizeof(serial));
+		signet_err_prefix(&err, "certificate %s is issued and recorded but not written "
+					"(signet export %s --chain FILE writes it)", serial, serial);
+	} else if (recorded) {
+		signet_err_prefix(&err, "%d certificates are issued and recorded but not all "
+					"written (signet list shows them, signet export writes each)",
+				  njobs);
+	}
 	rc = cli_fail("sign", &err);
 out:
 	pool_abandon(&pool);

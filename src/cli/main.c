@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <signet/file.h>
 #include <signet/version.h>
 #ifdef SIGNET_STATIC_DEPS
 #include <sqlite3.h>
@@ -139,6 +140,8 @@ int main(int argc, char **argv)
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	RAND_set_DRBG_type(NULL, "HASH-DRBG", NULL, NULL, "SHA256");
 #endif
+	/* No output of the command may replace its inputs or the CA's files. */
+	signet_file_guard();
 	if (argc < 2) {
 		usage(stderr);
 		return SIGNET_E_USAGE;

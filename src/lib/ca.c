@@ -358,18 +358,28 @@ static char *derive_inter_name(const char *root)
 
 /* ---- init: where the files are written ------------------------------- */
 
-/* What init writes into a CA directory, for removing a failed attempt. */
-static const char *const init_files[] = {
-	"root.key", "root.crt", "intermediate.key", "intermediate.crt",
-	"signet.db", "signet.db-wal", "signet.db-shm", CONFIG_FILE,
+/* What init writes into a CA directory: removed after a failed attempt,
+ * and never replaced by an output file once the CA is open. */
+static const struct {
+	const char *name, *what;
+} ca_files[] = {
+	{ "root.key", "the root CA key" },
+	{ "root.crt", "the root CA certificate" },
+	{ "intermediate.key", "the intermediate CA key" },
+	{ "intermediate.crt", "the intermediate CA certificate" },
+	{ "signet.db", "the CA's database" },
+	{ "signet.db-wal", "the CA's database log" },
+	{ "signet.db-shm", "the CA's database index" },
+	{ CONFIG_FILE, "the CA's configuration" },
 };
+#define N_CA_FILES (sizeof(ca_files) / sizeof(ca_files[0]))
 
 /* Removes what init writes from dir, then dir itself if it is empty. */
 static void init_remove(const char *dir, int rm_dir)
 {
 	char p[4200];
-	for (size_t i = 0; i < sizeof(init_files) / sizeof(init_files[0]); i++)
-		if (signet_path_join(p, sizeof(p), dir, init_files[i], NULL) == 0)
+	for (size_t i = 0; i < N_CA_FILES; i++)
+		if (signet_path_join(p, sizeof(p), dir, ca_files[i].name, NULL) == 0)
 			unlink(p);
 	if (rm_dir)
 		rmdir(dir); /* only succeeds when it is empty */
@@ -801,6 +811,9 @@ struct signet_ca *signet_ca_open(const char *dir, struct signet_err *err)
 	ca->db = open_ca_db(dir, dbspec, SIGNET_DB_MUST_EXIST, err);
 	TRYP(ca->db);
 	free(dbspec);
+	for (size_t i = 0; i < N_CA_FILES; i++)
+		if (signet_path_join(path, sizeof(path), dir, ca_files[i].name, NULL) == 0)
+			signet_file_protect(path, ca_files[i].what);
 	return ca;
 out:
 	free(dbspec);

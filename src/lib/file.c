@@ -10,11 +10,102 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The files signet_file_write will not replace: identity (device and
+ * inode, so that a link or another spelling of the path is caught) and
+ * what to call the file in the error. */
+static struct {
+	dev_t dev;
+	ino_t ino;
+	const char *what;
+} guarded[SIGNET_PROTECT_MAX];
+static int nguarded, guarding;
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void signet_file_guard(void)
+{
+	__atomic_store_n(&guarding, 1, __ATOMIC_RELAXED);
+}
+
+/* Marks st as what; an explicit mark (rename) replaces "an input". */
+static void guard(const struct stat *st, const char *what, int rename)
+{
+	if (!__atomic_load_n(&guarding, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&guard_lock);
+	for (int i = 0; i < nguarded; i++)
+		if (guarded[i].dev == st->st_dev && guarded[i].ino == st->st_ino) {
+			if (rename)
+				guarded[i].what = what;
+			goto out;
+		}
+	if (nguarded < SIGNET_PROTECT_MAX) {
+		guarded[nguarded].dev = st->st_dev;
+		guarded[nguarded].ino = st->st_ino;
+		guarded[nguarded].what = what;
+		nguarded++;
+	}
+out:
+	pthread_mutex_unlock(&guard_lock);
+}
+
+void signet_file_protect(const char *path, const char *what)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		guard(&st, what, 1);
+}
+
+/* What the guarded file st is, or NULL. */
+static const char *guarded_as(const struct stat *st)
+{
+	const char *what = NULL;
+
+	pthread_mutex_lock(&guard_lock);
+	for (int i = 0; i < nguarded && what == NULL; i++)
+		if (guarded[i].dev == st->st_dev && guarded[i].ino == st->st_ino)
+			what = guarded[i].what;
+	pthread_mutex_unlock(&guard_lock);
+	return what;
+}
+
+int signet_file_check_output(const char *path, struct signet_err *err)
+{
+	char dirbuf[PATH_MAX + 64];
+	struct stat st;
+	const char *what;
+
+	if (strcmp(path, "-") == 0)
+		return 0;
+	if (path[0] == '\0')
+		return signet_err_set(err, SIGNET_E_USAGE, "an empty file name was given as output");
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return signet_err_set(err, SIGNET_E_IO, "%s: is a directory", path);
+		if ((what = guarded_as(&st)) != NULL)
+			return signet_err_set(err, SIGNET_E_USAGE,
+					      "%s: will not overwrite %s; choose another output file",
+					      path, what);
+		if (!S_ISREG(st.st_mode)) /* a device or FIFO is written in place */
+			return access(path, W_OK) == 0 ? 0
+			       : signet_err_set(err, SIGNET_E_IO, "%s: cannot write: %s", path,
+						strerror(errno));
+	}
+	if (strlen(path) + 32 >= sizeof(dirbuf))
+		return signet_err_set(err, SIGNET_E_IO, "%s: path too long", path);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	if (access(dirname(dirbuf), W_OK | X_OK) != 0)
+		return signet_err_set(err, SIGNET_E_IO, "%s: cannot create: %s", path,
+				      strerror(errno));
+	return 0;
+}
 
 int signet_file_read(const char *path, unsigned char **data, size_t *len,
 		     struct signet_err *err)
@@ -41,6 +132,8 @@ int signet_file_read(const char *path, unsigned char **data, size_t *len,
 		       "%s: is a directory, expected a file", path);
 		ENSURE(!S_ISREG(st.st_mode) || st.st_size <= (off_t)SIGNET_FILE_MAX, err,
 		       SIGNET_E_IO, "%s: file larger than %u MiB", path, SIGNET_FILE_MAX >> 20);
+		if (S_ISREG(st.st_mode))
+			guard(&st, "an input of this command", 0);
 		/* Room for the whole file, its NUL, and the read that sees EOF
 		 * (for a file whose size says 0, as /proc's do, read to EOF). */
 		if (S_ISREG(st.st_mode)) {
@@ -215,7 +308,10 @@ int signet_file_write(const char *path, const void *data, size_t len,
 	 * file keeps the link; its target is replaced atomically. */
 	exists = stat(path, &st) == 0;
 	if (exists) {
+		const char *what = guarded_as(&st);
 		ENSURE(!S_ISDIR(st.st_mode), err, SIGNET_E_IO, "%s: is a directory", path);
+		ENSURE(what == NULL, err, SIGNET_E_USAGE,
+		       "%s: will not overwrite %s; choose another output file", path, what);
 		if (!S_ISREG(st.st_mode))
 			return write_in_place(path, data, len, err);
 		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {

@@ -104,10 +104,34 @@ test_expect_success 'NAME.key cannot be written (read-only --out-dir): nothing r
 	test -z "$(ls ro)"
 '
 
+test_expect_success 'an existing NAME.crt or NAME.chain.pem is not replaced without --force (11)' '
+	mkdir ex && echo keep >ex/ex.example.com.crt && echo keep >ex/ex2.example.com.chain.pem &&
+	n=$($SIGNET list --json | grep -c "\"serial\"") &&
+	expect_fail 11 "ex.example.com.crt already exists .*--force" \
+		$SIGNET issue ex.example.com --out-dir ex &&
+	expect_fail 11 "ex2.example.com.chain.pem already exists .*--force" \
+		$SIGNET issue ex2.example.com --out-dir ex &&
+	test "$(cat ex/ex.example.com.crt)" = keep &&
+	test "$(cat ex/ex2.example.com.chain.pem)" = keep &&
+	test ! -e ex/ex.example.com.key && test ! -e ex/ex2.example.com.key &&
+	test "$($SIGNET list --json | grep -c "\"serial\"")" = "$n" &&
+	$SIGNET issue ex.example.com --out-dir ex --force >/dev/null &&
+	openssl x509 -in ex/ex.example.com.crt -noout
+'
+
+test_expect_success 'an output that is a directory is refused before anything is issued (3)' '
+	mkdir cd && mkdir cd/cd.example.com.crt &&
+	n=$($SIGNET list --json | grep -c "\"serial\"") &&
+	expect_fail 3 "cd.example.com.crt: is a directory" \
+		$SIGNET issue cd.example.com --out-dir cd --force &&
+	test ! -e cd/cd.example.com.key &&
+	test "$($SIGNET list --json | grep -c "\"serial\"")" = "$n"
+'
+
 test_expect_success 'a certificate that cannot be written after issuance: says it is recorded' '
-	mkdir cw && mkdir cw/cw.example.com.crt &&
+	mkdir cw && ln -s /dev/full cw/cw.example.com.crt &&
 	expect_fail 3 "certificate [0-9a-f]+ is issued and recorded but not written" \
-		$SIGNET issue cw.example.com --out-dir cw &&
+		$SIGNET issue cw.example.com --out-dir cw --force &&
 	test -f cw/cw.example.com.key &&
 	s=$(grep -o "certificate [0-9a-f]*" $TRASH/.fail.err | cut -d" " -f2) &&
 	$SIGNET export "$s" --chain cw/again.pem 2>/dev/null &&

@@ -275,6 +275,58 @@ static void test_dir_make_and_join(void **state)
 	assert_int_equal(err.code, SIGNET_E_IO);
 }
 
+/* With the guard on (the CLI's setting; it stays on for the process, so
+ * this test runs last): a file read, or marked, is never replaced, by its
+ * name or through a link; other files are written as before, and
+ * signet_file_check_output says the same before anything is written. */
+static void test_guard(void **state)
+{
+	struct signet_err err = { 0 };
+	char in[512], ca[512], link[512], other[512], missing[512];
+	unsigned char *data = NULL;
+	size_t len = 0;
+	(void)state;
+	path(in, sizeof(in), "input");
+	path(ca, sizeof(ca), "ca-file");
+	path(link, sizeof(link), "link");
+	path(other, sizeof(other), "other");
+	path(missing, sizeof(missing), "no/such/dir/x");
+	assert_int_equal(signet_file_write(in, "in", 2, 0644, 0, &err), 0);
+	assert_int_equal(signet_file_write(ca, "ca", 2, 0644, 0, &err), 0);
+	signet_file_guard();
+	assert_int_equal(signet_file_read(in, &data, &len, &err), 0);
+	free(data);
+	signet_file_protect(ca, "the CA's database");
+	assert_int_equal(symlink(ca, link), 0);
+
+	assert_int_equal(signet_file_check_output(in, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_USAGE);
+	assert_non_null(strstr(err.msg, "an input of this command"));
+	assert_int_equal(signet_file_write(in, "out", 3, 0644, 0, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_USAGE);
+	assert_int_equal(signet_file_write(link, "out", 3, 0644, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "the CA's database"));
+	assert_int_equal(signet_file_check_output(ca, &err), -1);
+	/* Both still hold what they held. */
+	assert_int_equal(signet_file_read(ca, &data, &len, &err), 0);
+	assert_memory_equal(data, "ca", 2);
+	free(data);
+	assert_int_equal(signet_file_read(in, &data, &len, &err), 0);
+	assert_memory_equal(data, "in", 2);
+	free(data);
+
+	assert_int_equal(signet_file_check_output(other, &err), 0);
+	assert_int_equal(signet_file_write(other, "x", 1, 0644, 0, &err), 0);
+	assert_int_equal(signet_file_check_output("-", &err), 0);
+	assert_int_equal(signet_file_check_output(missing, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_IO);
+	assert_int_equal(signet_file_check_output(dir, &err), -1);
+	assert_int_equal(err.code, SIGNET_E_IO);
+	assert_int_equal(signet_file_check_output("", &err), -1);
+	assert_int_equal(err.code, SIGNET_E_USAGE);
+	assert_int_equal(count_tmp(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +340,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_path_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_make_and_join, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard, setup, teardown), /* last */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
