@@ -929,8 +929,38 @@ static int check_names(const struct signet_ca *ca, const GENERAL_NAMES *names,
 {
 	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		static const char *const kinds[] = {
+			[GEN_OTHERNAME] = "an otherName", [GEN_X400] = "an x400Address",
+			[GEN_DIRNAME] = "a directoryName", [GEN_EDIPARTY] = "an ediPartyName",
+			[GEN_RID] = "a registeredID",
+		};
+		const ASN1_STRING *str;
 		char dns[256];
 		int len;
+		/* A CSR's SANs are certified only when they are names signet
+		 * can check (name constraints, syntax) and --san could give:
+		 * an otherName (a Windows UPN, say) is a logon identity. */
+		if (gn->type >= 0 && gn->type < (int)(sizeof(kinds) / sizeof(kinds[0])) &&
+		    kinds[gn->type] != NULL)
+			return signet_err_set(err, SIGNET_E_POLICY,
+					      "the request asks for %s SAN; signet certifies only "
+					      "dns:, ip:, email: and uri: names (replace them with "
+					      "--san)", kinds[gn->type]);
+		if (gn->type == GEN_IPADD) {
+			len = ASN1_STRING_length(gn->d.iPAddress);
+			if (len != 4 && len != 16)
+				return signet_err_set(err, SIGNET_E_PARSE,
+						      "SAN holds a malformed IP address (%d bytes)", len);
+			continue;
+		}
+		if (gn->type == GEN_EMAIL || gn->type == GEN_URI) {
+			str = gn->type == GEN_EMAIL ? gn->d.rfc822Name : gn->d.uniformResourceIdentifier;
+			len = ASN1_STRING_length(str);
+			if (len <= 0 || memchr(ASN1_STRING_get0_data(str), 0, (size_t)len) != NULL)
+				return signet_err_set(err, SIGNET_E_PARSE, "SAN holds a malformed %s",
+						      gn->type == GEN_EMAIL ? "email address" : "URI");
+			continue;
+		}
 		if (gn->type != GEN_DNS)
 			continue;
 		len = ASN1_STRING_length(gn->d.dNSName);
