@@ -177,12 +177,14 @@ int cmd_crl(int argc, char **argv)
 	if (strcmp(out, "-") != 0) {
 		if (delta)
 			fprintf(stderr,
-				"signet crl: delta CRL number %lld (base %lld), %zu entries, "
+				"signet crl: delta CRL number %lld (base %lld), %zu entr%s, "
 				"written to %s\n",
-				(long long)info.number, (long long)info.base_number, info.entries, out);
+				(long long)info.number, (long long)info.base_number, info.entries,
+				info.entries == 1 ? "y" : "ies", out);
 		else
-			fprintf(stderr, "signet crl: CRL number %lld, %zu entries, written to %s\n",
-				(long long)info.number, info.entries, out);
+			fprintf(stderr, "signet crl: CRL number %lld, %zu entr%s, written to %s\n",
+				(long long)info.number, info.entries,
+				info.entries == 1 ? "y" : "ies", out);
 	}
 	rc = 0;
 	goto out;

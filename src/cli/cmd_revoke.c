@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signet/ca.h>
 #include <signet/cert.h>
@@ -33,24 +34,33 @@ static const char usage[] =
 	"                         compromised (goes into CRL entries)\n"
 	"  --dir DIR              CA directory (default: $SIGNET_DIR, else ./signet-ca)\n"
 	"\n"
-	"TIME is `now`, @UNIXSECONDS, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC).\n"
+	"TIME is `now`, @UNIXSECONDS, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), not\n"
+	"later than now.  A NAME that several valid certificates carry is refused:\n"
+	"give the serial.\n"
 	"Exit status: 0 revoked, 10 no such serial in the CA database,\n"
 	"11 already revoked (or removeFromCRL of a serial not on hold).\n";
 
-/* Parses TIME as documented in the usage; -1 when malformed. */
+#define MAX_TIME INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+
+/* Parses TIME as documented in the usage; -1 when malformed: not a
+ * calendar date (2026-02-30), or after the year 9999, which a CRL's
+ * GeneralizedTime cannot hold. */
 static int parse_time(const char *s, int64_t *out)
 {
-	struct tm tm;
+	struct tm tm, back;
 	const char *end;
 	char *e;
+	time_t t;
 
 	if (strcmp(s, "now") == 0) {
 		*out = (int64_t)time(NULL);
 		return 0;
 	}
 	if (s[0] == '@') {
-		long long v = strtoll(s + 1, &e, 10);
-		if (s[1] == '\0' || *e != '\0' || v < 0)
+		long long v;
+		errno = 0;
+		v = strtoll(s + 1, &e, 10);
+		if (s[1] == '\0' || *e != '\0' || v < 0 || errno != 0 || v > MAX_TIME)
 			return -1;
 		*out = v;
 		return 0;
@@ -63,8 +73,27 @@ static int parse_time(const char *s, int64_t *out)
 	}
 	if (end == NULL || (*end != '\0' && strcmp(end, "Z") != 0))
 		return -1;
-	*out = (int64_t)timegm(&tm);
-	return *out < 0 ? -1 : 0;
+	back = tm;
+	t = timegm(&back); /* normalises: 02-30 comes back as 03-02 */
+	if (t < 0 || (int64_t)t > MAX_TIME || back.tm_mday != tm.tm_mday ||
+	    back.tm_mon != tm.tm_mon || back.tm_year != tm.tm_year || back.tm_hour != tm.tm_hour ||
+	    back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+		return -1;
+	*out = (int64_t)t;
+	return 0;
+}
+
+struct same_name {
+	const char *name;
+	int n;
+};
+
+static int count_name(const struct signet_record *r, void *ctx)
+{
+	struct same_name *c = ctx;
+	if (r->name != NULL && strcmp(r->name, c->name) == 0)
+		c->n++;
+	return 0;
 }
 
 int cmd_revoke(int argc, char **argv)
@@ -82,7 +111,7 @@ int cmd_revoke(int argc, char **argv)
 	X509 *cert = NULL;
 	const char *dir = NULL, *target;
 	char serial[128];
-	int64_t at = 0, invalidity = 0;
+	int64_t at = 0, invalidity = 0, now;
 	int reason = SIGNET_REASON_UNSPECIFIED, c, rc = SIGNET_E_INTERNAL;
 	struct stat st;
 
@@ -118,8 +147,16 @@ int cmd_revoke(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error("revoke", "give exactly one SERIAL, NAME or CERT-FILE");
 	target = argv[optind];
+	/* A revocation is recorded when it happens: it may be dated back
+	 * (when the key was lost), never ahead. */
+	now = (int64_t)time(NULL);
+	if (at > now)
+		return cli_usage_error("revoke", "--at is in the future; a revocation takes effect "
+						 "when it is made");
+	if (invalidity > now)
+		return cli_usage_error("revoke", "--invalidity-date is in the future");
 	if (at == 0)
-		at = (int64_t)time(NULL);
+		at = now;
 
 	ca = signet_ca_open(cli_ca_dir(dir), &err);
 	if (ca == NULL)
@@ -134,8 +171,22 @@ int cmd_revoke(int argc, char **argv)
 	} else {
 		struct signet_record rec;
 		if (signet_db_get(signet_ca_db(ca), target, &rec, &err) == 0) {
+			struct same_name same = { target, 0 };
+			struct signet_db_filter f = { .status = SIGNET_STATUS_VALID, .now = now };
+			int by_name = signet_serial_normalize(target, serial, sizeof(serial)) < 0 ||
+				      strcmp(serial, rec.serial) != 0;
 			snprintf(serial, sizeof(serial), "%s", rec.serial);
 			signet_record_clear(&rec);
+			/* A name given to several valid certificates: revoking only
+			 * the newest would leave the others trusted. */
+			if (by_name && signet_db_list(signet_ca_db(ca), &f, count_name, &same, &err) < 0)
+				goto fail;
+			if (by_name && same.n > 1) {
+				signet_err_set(&err, SIGNET_E_USAGE,
+					       "'%s' names %d valid certificates; revoke each by serial "
+					       "(signet list shows them)", target, same.n);
+				goto fail;
+			}
 		} else if (err.code != SIGNET_E_NOTFOUND) {
 			goto fail;
 		} else if (signet_serial_normalize(target, serial, sizeof(serial)) < 0) {
