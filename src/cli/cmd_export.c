@@ -28,6 +28,29 @@ static const char usage[] =
 	"  --chain FILE          full-chain PEM: the certificate then its intermediates\n"
 	"  --dir DIR             CA directory (default: $SIGNET_DIR, else ./signet-ca)\n";
 
+/* Pushes onto cas the CA's certificates that issued cert, then the one
+ * that issued that, up to the root (none for the root itself). */
+static int issuers_of(const struct signet_ca *ca, X509 *cert, STACK_OF(X509) *cas)
+{
+	STACK_OF(X509) *inter = signet_ca_chain(ca);
+	X509 *root = signet_ca_root(ca), *cur = cert;
+
+	while (X509_cmp(cur, root) != 0) {
+		X509 *up = NULL;
+		for (int i = 0; i < sk_X509_num(inter) && up == NULL; i++) {
+			X509 *c = sk_X509_value(inter, i);
+			if (X509_cmp(c, cur) != 0 && X509_check_issued(c, cur) == X509_V_OK)
+				up = c;
+		}
+		if (up == NULL)
+			up = root; /* issued by the root, or by no CA of this directory */
+		if (!sk_X509_push(cas, up))
+			return -1;
+		cur = up;
+	}
+	return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -90,19 +113,22 @@ int cmd_export(int argc, char **argv)
 			goto fail;
 		}
 	}
-	cas = sk_X509_dup(signet_ca_chain(ca));
-	if (cas == NULL || (X509_cmp(cert, signet_ca_root(ca)) != 0 &&
-			    !sk_X509_push(cas, signet_ca_root(ca)))) {
+	/* The CA certificates above cert, its issuer first, up to the root:
+	 * a certificate the root signed (a sub-CA, `sign --issuer root`, the
+	 * intermediate itself) has no intermediate in its chain. */
+	cas = sk_X509_new_null();
+	if (cas == NULL || issuers_of(ca, cert, cas) < 0) {
 		signet_err_set(&err, SIGNET_E_INTERNAL, "out of memory");
 		goto fail;
 	}
 	if (chain != NULL) {
-		STACK_OF(X509) *inter = signet_ca_chain(ca);
+		/* The leaf, then the intermediates: the root is the anchor that
+		 * the peer already has. */
 		if (signet_cert_pem_append(cert, &pem, &len, &err) < 0)
 			goto fail;
-		for (int i = 0; i < sk_X509_num(inter); i++)
-			if (X509_cmp(cert, sk_X509_value(inter, i)) != 0 &&
-			    signet_cert_pem_append(sk_X509_value(inter, i), &pem, &len, &err) < 0)
+		for (int i = 0; i < sk_X509_num(cas); i++)
+			if (sk_X509_value(cas, i) != signet_ca_root(ca) &&
+			    signet_cert_pem_append(sk_X509_value(cas, i), &pem, &len, &err) < 0)
 				goto fail;
 		if (signet_file_write(chain, pem, len, 0644, 0, &err) < 0)
 			goto fail;
