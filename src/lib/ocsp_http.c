@@ -21,16 +21,20 @@
 #include <signet/ocsp.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/http.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signet/buf.h>
 #include <signet/verify.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_RESPONSE (1 << 20)
 
@@ -225,6 +229,62 @@ static BIO *tls_bio_cb(BIO *bio, void *arg, int connect, int detail)
 	return bio;
 }
 
+/*
+ * OSSL_HTTP_transfer retries a refused connection, and an unknown host, until
+ * its timeout runs out, then says only that it timed out.  One direct
+ * connection first names the cause at once (a responder that is not
+ * running, a host that does not resolve).  Not when a proxy is set in the
+ * environment: OpenSSL then goes through it, and the responder may not be
+ * reachable directly.
+ */
+static int reachable(const char *url, const char *host, const char *port, int timeout,
+		     struct signet_err *err)
+{
+	static const char *const proxies[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
+					       "HTTPS_PROXY" };
+	struct addrinfo hints, *res = NULL;
+	int rc, e = ECONNREFUSED;
+
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		if (getenv(proxies[i]) != NULL)
+			return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0)
+		return signet_err_set(err, SIGNET_E_NET, "%s: cannot resolve '%s': %s", url, host,
+				      gai_strerror(rc));
+	for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				a->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+			e = 0;
+		} else if (errno != EINPROGRESS) {
+			e = errno;
+		} else {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			socklen_t l = sizeof(e);
+			int n = poll(&pf, 1, timeout > 0 ? timeout * 1000 : -1);
+			if (n == 0)
+				e = ETIMEDOUT;
+			else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) != 0)
+				e = errno;
+		}
+		close(fd);
+		if (e == 0 || e == ETIMEDOUT)
+			break; /* a timeout is OSSL_HTTP_transfer's to report */
+	}
+	freeaddrinfo(res);
+	if (e == 0 || e == ETIMEDOUT)
+		return 0;
+	return signet_err_set(err, SIGNET_E_NET, "%s: cannot connect to %s port %s: %s", url,
+			      host, port, strerror(e));
+}
+
 int signet_ocsp_fetch(const char *url, const unsigned char *der, size_t len, const char *tls_ca,
 		      int timeout, unsigned char **out, size_t *out_len, struct signet_err *err)
 {
@@ -250,6 +310,7 @@ int signet_ocsp_fetch(const char *url, const unsigned char *der, size_t len, con
 		ft.host = host;
 		ft.err = err;
 	}
+	TRY(reachable(url, host, port, timeout, err));
 	body = BIO_new_mem_buf(der, (int)len);
 	ENSURE(body != NULL, err, SIGNET_E_INTERNAL, "out of memory");
 	resp = OSSL_HTTP_transfer(NULL, host, port, path, ssl, NULL, NULL, NULL, NULL,
