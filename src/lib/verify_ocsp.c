@@ -52,6 +52,14 @@ static int ask_one(X509 *const *path, int i, int n, const char *tls_ca, json_t *
 
 	vfy_cert_label(cert, label, sizeof(label));
 	ENSURE(above != NULL && req != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	if (i > 0 && sk_OPENSSL_STRING_num(urls) <= 0) {
+		/* A CA certificate that names no responder (a signet CA's
+		 * intermediate, which its root signs offline) is not asked:
+		 * its revocation is the root's CRL's to say (--crl). */
+		vfy_note(checks, "ocsp", cert, 1, "names no OCSP responder: not asked");
+		rc = 0;
+		goto out;
+	}
 	ENSURE(sk_OPENSSL_STRING_num(urls) > 0, err, SIGNET_E_REVUNKNOWN,
 	       "%s: revocation status unknown: OCSP was asked for, but the certificate "
 	       "names no OCSP responder", label);

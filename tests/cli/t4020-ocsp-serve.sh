@@ -76,6 +76,12 @@ test_expect_success 'a delegated OCSP signer (OCSPSigning, ocsp-nocheck) signs a
 	grep -q "Response verify OK" out.txt && grep -q "b.crt: revoked" out.txt &&
 	grep -q "OCSP Signer" out.txt
 '
+test_expect_success 'signet verify --ocsp on this CA: a good leaf passes; the intermediate, naming no responder, is not asked' '
+	"$SIGNET" verify a.crt --chain ca/intermediate.crt --trust ca/root.crt --ocsp --json >v.json &&
+	grep -q "names no OCSP responder: not asked" v.json &&
+	{ "$SIGNET" verify b.crt --chain ca/intermediate.crt --trust ca/root.crt --ocsp 2>err;
+	  test $? = 22; } && grep -q "revoked .* according to OCSP responder" err
+'
 test_expect_success 'SIGTERM stops the responder cleanly' '
 	kill -TERM $srv_PID && for i in $(seq 50); do kill -0 $srv_PID 2>/dev/null || break; sleep 0.1; done && ! kill -0 $srv_PID 2>/dev/null && grep -q "serving on" srv.log
 '
