@@ -87,6 +87,13 @@ static int cmd_help(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		puts("usage: signet help [COMMAND | exit-codes]\n\n"
+		     "Without COMMAND, lists the commands; with one, prints its --help;\n"
+		     "`signet help exit-codes` prints the table of exit codes.");
+		return 0;
+	}
 	if (strcmp(argv[1], "exit-codes") == 0) {
 		exit_codes();
 		return 0;

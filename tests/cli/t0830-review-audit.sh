@@ -1,0 +1,89 @@
+#!/bin/bash
+# t0830-review-audit.sh - what a user-level audit found, one check each:
+# revocation dates a CRL cannot hold, a name several valid certificates
+# share, SAN types signet cannot check, the chain of a certificate the root
+# signed, a refused OCSP connection, `help --help`.
+. "$(dirname "$0")/lib.sh"
+. "$SIGNET_SRCDIR/tests/cli/t0010-helpers.sh"
+export SIGNET_DIR=$TRASH/ca
+
+test_expect_success 'setup' '
+	$SIGNET init --name "Audit Root" --intermediate --no-passphrase >/dev/null 2>&1 &&
+	$SIGNET issue t2 --profile client >/dev/null && echo pw >pw
+'
+
+test_expect_success 'revoke --at past the year 9999, or not a date, is refused (2)' '
+	expect_fail 2 "--at takes a TIME" $SIGNET revoke t2 --at @253402300800 &&
+	expect_fail 2 "--at takes a TIME" $SIGNET revoke t2 --at @99999999999999 &&
+	expect_fail 2 "--at takes a TIME" $SIGNET revoke t2 --at 2026-02-30 &&
+	expect_fail 2 "--invalidity-date takes a TIME" \
+		$SIGNET revoke t2 --invalidity-date @99999999999999 &&
+	expect_fail 2 "--at is in the future" $SIGNET revoke t2 --at 9999-12-31 &&
+	expect_fail 2 "--invalidity-date is in the future" \
+		$SIGNET revoke t2 --invalidity-date "$(date -u -d "+2 days" +%Y-%m-%d)" &&
+	test "$($SIGNET list --status revoked --json)" = "[]"
+'
+
+test_expect_success 'a past date is taken, and the CRL carries it (1 entry)' '
+	$SIGNET revoke t2 --at 2025-12-31T23:59:59Z --invalidity-date 2025-12-01 >/dev/null &&
+	$SIGNET crl --out c.pem 2>err && grep -q "1 entry," err &&
+	openssl crl -in c.pem -noout -text >crl.txt &&
+	grep -q "Dec 31 23:59:59 2025 GMT" crl.txt && grep -q "Dec  1 00:00:00 2025 GMT" crl.txt
+'
+
+test_expect_success 'revoke NAME that several valid certificates carry is refused (2)' '
+	for i in 1 2 3; do $SIGNET issue dup --profile client --force >/dev/null || return 1; done &&
+	expect_fail 2 "names 3 valid certificates; revoke each by serial" $SIGNET revoke dup &&
+	test "$($SIGNET list --status revoked --json | grep -c "\"serial\"")" = 1 &&
+	s=$(openssl x509 -in dup.crt -noout -serial | cut -d= -f2) &&
+	$SIGNET revoke "$s" >/dev/null
+'
+
+test_expect_success 'a CSR asking for an otherName or registeredID SAN is refused (7)' '
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout u.key \
+		-out upn.csr -subj /CN=bob 2>/dev/null \
+		-addext "subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:administrator@corp.example" &&
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout r.key \
+		-out rid.csr -subj /CN=r 2>/dev/null -addext "subjectAltName=DNS:r.example,RID:1.2.3.4" &&
+	expect_fail 7 "asks for an otherName SAN; signet certifies only dns:" \
+		$SIGNET sign upn.csr --profile client &&
+	expect_fail 7 "asks for a registeredID SAN" $SIGNET sign rid.csr --profile server &&
+	$SIGNET sign rid.csr --profile server --san dns:r.example --out r.crt &&
+	openssl x509 -in r.crt -noout -ext subjectAltName >san.txt &&
+	grep -q "DNS:r.example" san.txt && ! grep -q "Registered" san.txt
+'
+
+test_expect_success 'export of a sub-CA the root signed: no intermediate in its chain or PKCS#12' '
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout sub.key \
+		-out sub.csr -subj "/CN=Sub CA" 2>/dev/null &&
+	$SIGNET sign sub.csr --profile sub-ca --issuer root --name sub --out sub.crt &&
+	$SIGNET export sub --chain sub.chain &&
+	test "$(grep -c BEGIN sub.chain)" = 1 &&
+	openssl verify -x509_strict -CAfile ca/root.crt sub.chain &&
+	$SIGNET export sub --p12 sub.p12 --key sub.key --p12-pass-file pw 2>/dev/null &&
+	openssl pkcs12 -in sub.p12 -passin file:pw -nokeys | grep "^subject" >p12.txt &&
+	test "$(wc -l <p12.txt)" = 2 && ! grep -q Intermediate p12.txt
+'
+
+test_expect_success 'export of a leaf the intermediate signed: leaf + intermediate; root in the PKCS#12' '
+	$SIGNET issue leaf --profile client >/dev/null &&
+	$SIGNET export leaf --chain leaf.chain &&
+	test "$(grep -c BEGIN leaf.chain)" = 2 &&
+	openssl verify -x509_strict -CAfile ca/root.crt -untrusted leaf.chain leaf.chain &&
+	$SIGNET export leaf --p12 leaf.p12 --p12-pass-file pw 2>/dev/null &&
+	test "$(openssl pkcs12 -in leaf.p12 -passin file:pw -nokeys | grep -c "^subject")" = 3
+'
+
+test_expect_success 'ocsp check against a port nobody listens on fails at once (12)' '
+	port=$(free_port) && start=$(date +%s) &&
+	expect_fail 12 "cannot connect to 127.0.0.1 port $port: Connection refused" \
+		$SIGNET ocsp check leaf.crt --issuer ca/intermediate.crt --url http://127.0.0.1:$port/ &&
+	test $(( $(date +%s) - start )) -lt 5
+'
+
+test_expect_success 'help --help and help help print the help command usage' '
+	$SIGNET help --help >h1 && grep -q "usage: signet help" h1 &&
+	$SIGNET help help >h2 && cmp h1 h2
+'
+
+test_done
