@@ -91,7 +91,8 @@ int cmd_init(int argc, char **argv)
 			break;
 		case 'D':
 			if (cli_parse_days(optarg, &o.days) < 0)
-				return cli_usage_error("init", "--days takes a number of days, not '%s'",
+				return cli_usage_error("init", "--days takes a number of days from 1 to 36500, "
+						       "not '%s'",
 						       optarg);
 			break;
 		case 'i':
@@ -146,13 +147,7 @@ int cmd_init(int argc, char **argv)
 	if (no_pass && pass_file != NULL)
 		return cli_usage_error("init", "--no-passphrase and --pass-file exclude each other");
 	o.dir = cli_ca_dir(dir);
-	if (no_pass) {
-		fprintf(stderr,
-			"signet init: WARNING: --no-passphrase: the CA keys are stored UNENCRYPTED.\n"
-			"signet init: WARNING: anyone who can read %s can issue certificates.\n"
-			"signet init: WARNING: use this for throwaway demo CAs only.\n",
-			o.dir);
-	} else {
+	if (!no_pass) {
 		pass = cli_pass_get(pass_file, "--pass-file", CLI_PASS_ENV,
 				    "Passphrase for the new CA keys: ", 1, &err);
 		if (pass == NULL)
@@ -162,7 +157,13 @@ int cmd_init(int argc, char **argv)
 	rc = signet_ca_init(&o, &err);
 	cli_pass_free(pass);
 	if (rc < 0)
-		return cli_fail("init", &err);
+		return cli_fail("init", &err); /* one line: no warning for a CA not made */
+	if (no_pass)
+		fprintf(stderr,
+			"signet init: WARNING: --no-passphrase: the CA keys are stored UNENCRYPTED.\n"
+			"signet init: WARNING: anyone who can read %s can issue certificates.\n"
+			"signet init: WARNING: use this for throwaway demo CAs only.\n",
+			o.dir);
 	printf("signet init: created CA \"%s\" in %s\n", o.name, o.dir);
 	printf("  root certificate:  %s/root.crt (hand this out as the trust anchor)\n", o.dir);
 	if (o.intermediate)

@@ -531,6 +531,23 @@ out:
 	return -1;
 }
 
+/* A URL put into every certificate (CRL distribution point, OCSP): http
+ * or https, a host, and nothing a URI cannot hold unescaped. */
+static int url_ok(const char *u)
+{
+	const char *h = strncmp(u, "http://", 7) == 0    ? u + 7
+			: strncmp(u, "https://", 8) == 0 ? u + 8
+							 : NULL;
+
+	if (h == NULL || *h == '\0' || *h == '/' || *h == ':')
+		return 0;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '"' ||
+		    *p == '<' || *p == '>' || *p == '\\')
+			return 0;
+	return 1;
+}
+
 int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 {
 	EVP_PKEY *rkey = NULL, *ikey = NULL;
@@ -549,6 +566,17 @@ int signet_ca_init(const struct signet_ca_init_opts *o, struct signet_err *err)
 
 	ENSURE(o->name != NULL && *o->name, err, SIGNET_E_USAGE, "a CA name is required (--name)");
 	ENSURE(strlen(o->name) <= 64, err, SIGNET_E_PARSE, "CA name longer than 64 characters");
+	ENSURE(o->crl_url == NULL || url_ok(o->crl_url), err, SIGNET_E_USAGE,
+	       "--crl-url '%s' is not an http:// or https:// URL with a host", o->crl_url);
+	ENSURE(o->ocsp_url == NULL || url_ok(o->ocsp_url), err, SIGNET_E_USAGE,
+	       "--ocsp-url '%s' is not an http:// or https:// URL with a host", o->ocsp_url);
+	ENSURE(o->database == NULL || strstr(o->database, "://") == NULL ||
+		       strncmp(o->database, "sqlite:", 7) == 0 ||
+		       strncmp(o->database, "postgresql://", 13) == 0 ||
+		       strncmp(o->database, "postgres://", 11) == 0,
+	       err, SIGNET_E_USAGE,
+	       "--database '%s': signet keeps its records in SQLite (the default) or "
+	       "PostgreSQL (postgresql://...)", o->database);
 	TRY(signet_path_join(path, sizeof(path), o->dir, CONFIG_FILE, err));
 	ENSURE(stat(path, &st) != 0, err, SIGNET_E_EXISTS,
 	       "%s: already holds a CA (found %s); choose another --dir", o->dir, CONFIG_FILE);

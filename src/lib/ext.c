@@ -260,6 +260,23 @@ const char *ext_nc_dns(const char *spec)
 	return strncmp(spec, "dns:", 4) == 0 ? spec + 4 : NULL;
 }
 
+/* An email or URI subtree (RFC 5280 4.2.1.10): a host, or ".domain" for
+ * every host under it; an email one may also be one mailbox, local@host. */
+static int nc_host_valid(int email, const char *v)
+{
+	const char *at = strchr(v, '@');
+
+	if (email && at != NULL) {
+		if (at == v || strchr(at + 1, '@') != NULL)
+			return 0;
+		for (const char *p = v; p < at; p++)
+			if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+				return 0;
+		return signet_dns_name_valid(at + 1, 0);
+	}
+	return signet_dns_name_valid(v[0] == '.' ? v + 1 : v, 0);
+}
+
 /* "dns:example.com", "ip:10.0.0.0/8", "email:example.com" -> subtree;
  * "dns:.example.com" is taken as "dns:example.com" (ext_nc_dns). */
 static GENERAL_SUBTREE *subtree(const char *spec, struct signet_err *err)
@@ -285,6 +302,8 @@ static GENERAL_SUBTREE *subtree(const char *spec, struct signet_err *err)
 		v = ext_nc_dns(spec);
 		if (!signet_dns_name_valid(v, 0))
 			goto bad;
+	} else if (!nc_host_valid(spec[0] == 'e', v)) {
+		goto bad;
 	}
 	s = ASN1_IA5STRING_new();
 	if (s == NULL || !ASN1_STRING_set(s, v, (int)strlen(v)))
