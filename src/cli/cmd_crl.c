@@ -108,7 +108,8 @@ int cmd_crl(int argc, char **argv)
 			break;
 		case 'D':
 			if (cli_parse_days(optarg, &days) < 0)
-				return cli_usage_error("crl", "--days takes a number of days, not '%s'",
+				return cli_usage_error("crl", "--days takes a number of days from 1 to 36500, "
+						       "not '%s'",
 						       optarg);
 			break;
 		case 'r':

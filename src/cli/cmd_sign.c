@@ -629,7 +629,8 @@ int cmd_sign(int argc, char **argv)
 			break;
 		case 'D':
 			if (cli_parse_days(optarg, &sr.days) < 0) {
-				rc = cli_usage_error("sign", "--days takes a number of days, not '%s'",
+				rc = cli_usage_error("sign", "--days takes a number of days from 1 to 36500, "
+						       "not '%s'",
 						     optarg);
 				goto out;
 			}

@@ -287,6 +287,14 @@ CLI_CMD(verify)
 		return cli_usage_error("verify", "give one of --host, --ip, --email");
 	if (o.ocsp_ca != NULL && !o.ocsp)
 		return cli_usage_error("verify", "--ocsp-ca goes with --ocsp");
+	if (o.host != NULL && o.host[0] == '\0')
+		return cli_usage_error("verify", "--host needs a name");
+	if (o.email != NULL) {
+		const char *at = strchr(o.email, '@');
+		if (at == NULL || at == o.email || at[1] == '\0' || strchr(at + 1, '@') != NULL)
+			return cli_usage_error("verify", "--email '%s' is not an address "
+							 "(local@domain)", o.email);
+	}
 	if (o.ip != NULL) {
 		unsigned char buf[16];
 		if (inet_pton(AF_INET, o.ip, buf) != 1 && inet_pton(AF_INET6, o.ip, buf) != 1)

@@ -203,6 +203,9 @@ int signet_san_parse(const char *s, GENERAL_NAMES **names, struct signet_err *er
 	}
 	copy = strdup(s);
 	ENSURE(copy != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	/* An empty list would replace a CSR's names with none. */
+	ENSURE(strspn(s, " ,") < strlen(s), err, SIGNET_E_PARSE,
+	       "the SAN list is empty: give dns:NAME, ip:ADDR, email:ADDR or uri:URI");
 	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		char *colon, *val;
 		while (*tok == ' ')
