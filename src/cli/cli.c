@@ -141,14 +141,17 @@ char *cli_pass_get(const char *pass_file, const char *opt, int use_env, const ch
 			err->code = SIGNET_E_PASS;
 			return NULL;
 		}
-		len = strcspn((char *)data, "\r\n");
-		data[len] = '\0';
-		if (len == 0) {
+		size_t line = 0;
+		while (line < len && data[line] != '\r' && data[line] != '\n')
+			line++;
+		if (line == 0 || memchr(data, '\0', line) != NULL) {
+			/* A NUL would cut the passphrase short without a word. */
+			signet_err_set(err, SIGNET_E_PASS, "%s: passphrase file is %s", pass_file,
+				       line == 0 ? "empty" : "binary (it holds a NUL byte)");
 			OPENSSL_clear_free(data, len + 1);
-			signet_err_set(err, SIGNET_E_PASS, "%s: passphrase file is empty",
-				       pass_file);
 			return NULL;
 		}
+		OPENSSL_cleanse(data + line, len - line); /* what follows is never used */
 		return (char *)data;
 	}
 	{

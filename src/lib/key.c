@@ -21,6 +21,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,27 @@ int signet_key_pem_is_encrypted(const unsigned char *data, size_t len)
 	       memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
 }
 
+/* Whether an "ENCRYPTED PRIVATE KEY" PEM holds a whole PKCS#8 encrypted
+ * structure, so that a failure to decrypt it is the passphrase's; other
+ * encrypted forms (legacy Proc-Type PEM) are given the benefit of it. */
+static int pkcs8_whole(const unsigned char *data, size_t len)
+{
+	BIO *bio;
+	X509_SIG *sig;
+	int whole;
+
+	if (memmem(data, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) == NULL ||
+	    len > INT32_MAX)
+		return 1;
+	bio = BIO_new_mem_buf(data, (int)len);
+	sig = bio != NULL ? PEM_read_bio_PKCS8(bio, NULL, NULL, NULL) : NULL;
+	whole = sig != NULL;
+	BIO_free(bio);
+	X509_SIG_free(sig);
+	ERR_clear_error();
+	return whole;
+}
+
 EVP_PKEY *signet_key_parse(const unsigned char *data, size_t len,
 			   const char *pass, const char *name,
 			   struct signet_err *err)
@@ -200,7 +222,11 @@ EVP_PKEY *signet_key_parse(const unsigned char *data, size_t len,
 	if (!OSSL_DECODER_from_data(dctx, &p, &left) || key == NULL) {
 		EVP_PKEY_free(key);
 		key = NULL;
-		if (encrypted)
+		if (encrypted && !pkcs8_whole(data, len))
+			signet_err_set(err, SIGNET_E_PARSE,
+				       "%s: malformed encrypted private key (damaged or cut short)",
+				       name);
+		else if (encrypted)
 			signet_err_set(err, SIGNET_E_PASS,
 				       "%s: wrong passphrase (or the key file is damaged)", name);
 		else if (memmem(data, len, "-----BEGIN ", 11) != NULL &&

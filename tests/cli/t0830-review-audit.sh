@@ -86,4 +86,57 @@ test_expect_success 'help --help and help help print the help command usage' '
 	$SIGNET help help >h2 && cmp h1 h2
 '
 
+test_expect_success 'init refuses bad email/URI constraints, URLs and databases in one line (4, 2)' '
+	for v in "" "@@" "a b" "x@" "@example.com"; do
+		expect_fail 4 "name constraint .email:.* is invalid" \
+			$SIGNET init --name N --no-passphrase --dir bad --permit-email "$v" || return 1
+	done &&
+	expect_fail 2 "--crl-url .not a url. is not an http:// or https:// URL" \
+		$SIGNET init --name N --no-passphrase --dir bad --crl-url "not a url" &&
+	expect_fail 2 "--ocsp-url .. is not an http" \
+		$SIGNET init --name N --no-passphrase --dir bad --ocsp-url "" &&
+	expect_fail 2 "--database .mysql://x.: signet keeps its records in SQLite" \
+		$SIGNET init --name N --no-passphrase --dir bad --database mysql://x &&
+	test ! -e bad &&
+	$SIGNET init --name N --no-passphrase --dir good --permit-email alice@example.com \
+		--permit-email .example.org --crl-url http://crl.example.com/ca.crl 2>err >/dev/null &&
+	grep -q "UNENCRYPTED" err &&
+	openssl x509 -in good/root.crt -noout -ext nameConstraints >nc.txt &&
+	grep -q "email:alice@example.com" nc.txt && grep -q "email:.example.org" nc.txt
+'
+
+test_expect_success 'an empty --san is refused instead of dropping the CSR names (4)' '
+	mkcsr e "/CN=e" "DNS:e.example" &&
+	expect_fail 4 "the SAN list is empty" $SIGNET sign e.csr --profile client --san "" &&
+	expect_fail 4 "the SAN list is empty" $SIGNET issue e2 --san " , "
+'
+
+test_expect_success 'verify: an empty --host or an --email without @ is a usage error (2)' '
+	expect_fail 2 "--host needs a name" $SIGNET verify leaf.crt --trust ca/root.crt --host "" &&
+	expect_fail 2 "--email .noat. is not an address" \
+		$SIGNET verify leaf.crt --trust ca/root.crt --email noat
+'
+
+test_expect_success 'a passphrase file with a NUL byte is refused, not cut short (5)' '
+	printf "a\000b\n" >nul.pass &&
+	expect_fail 5 "nul.pass: passphrase file is binary" \
+		$SIGNET key new --encrypt --pass-file nul.pass --out nul.key &&
+	test ! -e nul.key
+'
+
+test_expect_success 'an encrypted key cut short is malformed (4), a wrong passphrase is 5' '
+	$SIGNET key new --encrypt --pass-file pw --out enc.key 2>/dev/null &&
+	head -n 3 enc.key >cut.key && echo wrong >wrong.pass &&
+	expect_fail 4 "cut.key: malformed encrypted private key" \
+		$SIGNET csr --key cut.key --subject CN=x --pass-file pw &&
+	expect_fail 5 "enc.key: wrong passphrase" \
+		$SIGNET csr --key enc.key --subject CN=x --pass-file wrong.pass &&
+	$SIGNET csr --key enc.key --subject CN=x --pass-file pw >/dev/null
+'
+
+test_expect_success '--days out of range names the range (2)' '
+	expect_fail 2 "--days takes a number of days from 1 to 36500, not .50000." \
+		$SIGNET issue d --days 50000
+'
+
 test_done
