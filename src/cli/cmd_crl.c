@@ -143,6 +143,9 @@ int cmd_crl(int argc, char **argv)
 	ca = cli_ca_open_unlocked("crl", dir, pass_file, use_root, &rc);
 	if (ca == NULL)
 		return rc;
+	/* Checked before a CRL number is taken for a CRL that cannot be written. */
+	if (signet_file_check_output(out, &err) < 0)
+		goto fail;
 	if (signet_path_join(basepath, sizeof(basepath), signet_ca_dir(ca),
 			     use_root ? "root-crl-full.der" : "crl-full.der", &err) < 0)
 		goto fail;

@@ -13,6 +13,7 @@
 #include <signet/key.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -104,6 +105,12 @@ int cmd_export(int argc, char **argv)
 		goto fail;
 	if (signet_db_get(signet_ca_db(ca), argv[optind], &rec, &err) < 0)
 		goto fail;
+	/* Exported all the same (a record, a bundle to inspect), but said. */
+	if (rec.status == SIGNET_STATUS_REVOKED)
+		cli_warn("export", "certificate %s is revoked: peers that check revocation "
+				   "refuse it", rec.serial);
+	else if (rec.not_after < (int64_t)time(NULL))
+		cli_warn("export", "certificate %s has expired", rec.serial);
 	{
 		const unsigned char *p = rec.der;
 		cert = d2i_X509(NULL, &p, (long)rec.der_len);

@@ -71,7 +71,7 @@ int cmd_issue(int argc, char **argv)
 	enum signet_key_type kt = SIGNET_KEY_EC_P256;
 	const char *out_dir = ".", *dir = NULL, *pass_file = NULL, *subject = NULL;
 	const char *key_pass_file = NULL, *name;
-	int encrypt = 0, force = 0, key_written = 0, c, rc = SIGNET_E_INTERNAL;
+	int encrypt = 0, force = 0, key_written = 0, made_dir = 0, c, rc = SIGNET_E_INTERNAL;
 	struct stat st;
 	GENERAL_NAMES *sans = NULL;
 	X509_NAME *subj = NULL;
@@ -203,6 +203,7 @@ int cmd_issue(int argc, char **argv)
 		if (key_pass == NULL)
 			goto fail;
 	}
+	made_dir = access(out_dir, F_OK) != 0;
 	if (signet_dir_make(out_dir, 0755, &err) < 0)
 		goto fail;
 	ca = cli_ca_open_unlocked("issue", dir, pass_file, 0, &rc);
@@ -268,6 +269,8 @@ fail:
 	 * a key that --force replaced: that one is already gone). */
 	if (key_written && !force)
 		unlink(kpath);
+	if (made_dir)
+		rmdir(out_dir); /* made for this certificate: removed when it stayed empty */
 	rc = cli_fail("issue", &err);
 out:
 	free(pem);

@@ -588,6 +588,19 @@ out:
 	return rc;
 }
 
+/* A record's name (--name): what list shows and export and revoke take. */
+static int label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 int cmd_sign(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -614,6 +627,7 @@ int cmd_sign(int argc, char **argv)
 	struct pool pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 			     .fail_job = INT_MAX };
 	int njobs = 0, c, rc = SIGNET_E_INTERNAL, use_root = 0, in_txn = 0, recorded = 0;
+	int made_dir = 0;
 
 	memset(&sr, 0, sizeof(sr));
 	if (cli_wants_help(argc, argv)) {
@@ -652,6 +666,11 @@ int cmd_sign(int argc, char **argv)
 			break;
 		case 'n':
 			label = optarg;
+			if (!label_ok(label)) {
+				rc = cli_usage_error("sign", "--name takes 1 to 255 printable "
+							     "characters");
+				goto out;
+			}
 			break;
 		case 'i':
 			if (strcmp(optarg, "root") == 0) {
@@ -734,8 +753,11 @@ int cmd_sign(int argc, char **argv)
 	}
 	if (out_dir != NULL && check_stems(jobs, njobs, &err) < 0)
 		goto fail;
-	if (out_dir != NULL && signet_dir_make(out_dir, 0755, &err) < 0)
-		goto fail;
+	if (out_dir != NULL) {
+		made_dir = access(out_dir, F_OK) != 0;
+		if (signet_dir_make(out_dir, 0755, &err) < 0)
+			goto fail;
+	}
 	ca = cli_ca_open_unlocked("sign", dir, pass_file, use_root, &rc);
 	if (ca == NULL)
 		goto out;
@@ -821,6 +843,8 @@ out:
 	pool_abandon(&pool);
 	if (in_txn)
 		signet_db_rollback(signet_ca_db(ca));
+	if (rc != 0 && made_dir)
+		rmdir(out_dir); /* made for this batch: removed when it stayed empty */
 	for (int i = 0; jobs != NULL && i < njobs; i++) {
 		free(jobs[i].data);
 		free(jobs[i].stem);
