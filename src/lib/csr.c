@@ -56,11 +56,24 @@ int signet_csr_verify_key(X509_REQ *req, EVP_PKEY *pub, struct signet_err *err)
 	if (pub == NULL)
 		return signet_err_ossl(err, SIGNET_E_PARSE,
 				       "CSR public key cannot be decoded");
+	{
+		/* MD2/MD4/MD5 proves nothing a CA should rely on. */
+		const X509_ALGOR *alg;
+		int md = NID_undef, pk;
+		X509_REQ_get0_signature(req, NULL, &alg);
+		if (OBJ_find_sigid_algs(OBJ_obj2nid(alg->algorithm), &md, &pk) &&
+		    (md == NID_md5 || md == NID_md4 || md == NID_md2))
+			return signet_err_set(err, SIGNET_E_POLICY,
+					      "the CSR is signed with %s, which signet does not "
+					      "accept; sign it with SHA-256",
+					      OBJ_nid2sn(md));
+	}
 	r = X509_REQ_verify(req, pub);
-	if (r != 1)
-		return signet_err_ossl(err, SIGNET_E_SIG,
-				       "CSR signature does not verify (the request was "
-				       "altered or signed by another key)");
+	ERR_clear_error();
+	if (r != 1) /* OpenSSL's reason ("EVP lib") would say nothing more */
+		return signet_err_set(err, SIGNET_E_SIG,
+				      "CSR signature does not verify (the request was "
+				      "altered or signed by another key)");
 	ERR_clear_error();
 	return 0;
 }
