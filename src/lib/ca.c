@@ -1344,6 +1344,12 @@ static X509 *build(const struct signet_ca *ca, const struct signet_sign_req *r,
 	TRY(copy_req_pubkey(x, r->csr, err));
 	TRY(random_serial(x, now, is != NULL ? &is->serials : NULL, err));
 	TRY(set_validity(x, now, (long)days * 86400, err));
+	/* The default validity ends with the issuing CA's (a CA made with
+	 * --days 30 still issues with no --days); an explicit one must fit. */
+	if (r->days == 0 &&
+	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->signer)) > 0)
+		ENSURE_OSSL(X509_set1_notAfter(x, X509_get0_notAfter(ca->signer)), err,
+			    SIGNET_E_INTERNAL, "cannot set the validity");
 	ENSURE(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->signer)) <= 0, err,
 	       SIGNET_E_POLICY,
 	       "%d days would outlive the issuing CA certificate; ask for fewer --days", days);
