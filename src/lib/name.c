@@ -42,6 +42,7 @@ X509_NAME *signet_name_parse(const char *s, struct signet_err *err)
 	size_t slen = strlen(s);
 	char sep = ',';
 	const char *p = s;
+	int set = 0;
 
 	ENSURE(name != NULL, err, SIGNET_E_INTERNAL, "out of memory");
 	ENSURE(slen > 0, err, SIGNET_E_PARSE, "empty subject (expected e.g. \"CN=api,O=Example\")");
@@ -69,12 +70,28 @@ X509_NAME *signet_name_parse(const char *s, struct signet_err *err)
 		ENSURE(nid != NID_undef, err, SIGNET_E_PARSE,
 		       "subject \"%s\": unknown attribute '%s' (use CN, O, OU, C, ST, L, DC, ...)",
 		       s, attr);
-		while (*p != '\0' && *p != sep) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
+		/* RFC 4514 escapes: \ before a character takes it as it is,
+		 * \ before two hex digits is that byte; an unescaped + starts
+		 * another attribute of the same RDN (as openssl -subj reads it). */
+		while (*p != '\0' && *p != sep && *p != '+') {
+			int c = (unsigned char)*p++;
+			if (c == '\\') {
+				ENSURE(*p != '\0', err, SIGNET_E_PARSE,
+				       "subject \"%s\": a trailing backslash escapes nothing", s);
+				if (isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1])) {
+					char hex[3] = { p[0], p[1], '\0' };
+					c = (int)strtol(hex, NULL, 16);
+					p += 2;
+				} else {
+					c = (unsigned char)*p++;
+				}
+			}
+			ENSURE(c >= 0x20 && c != 0x7f, err, SIGNET_E_PARSE,
+			       "subject \"%s\": the value of %s holds a control character", s,
+			       attr);
 			ENSURE(vl + 1 < sizeof(val), err, SIGNET_E_PARSE,
 			       "subject \"%s\": value of %s too long", s, attr);
-			val[vl++] = *p++;
+			val[vl++] = (char)c;
 		}
 		val[vl] = '\0';
 		ENSURE(vl > 0, err, SIGNET_E_PARSE, "subject \"%s\": empty value for %s", s, attr);
@@ -85,10 +102,14 @@ X509_NAME *signet_name_parse(const char *s, struct signet_err *err)
 		ENSURE(nid != NID_commonName || vl <= 64, err, SIGNET_E_PARSE,
 		       "subject \"%s\": CN is longer than 64 characters", s);
 		ENSURE_OSSL(X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
-						       (unsigned char *)val, (int)vl, -1, 0),
+						       (unsigned char *)val, (int)vl, -1, set),
 			    err, SIGNET_E_PARSE, "subject \"%s\": invalid value for %s", s, attr);
-		if (*p == sep)
+		set = *p == '+' ? -1 : 0; /* -1: into the RDN just added */
+		if (*p == sep || *p == '+') {
 			p++;
+			ENSURE(set == 0 || *p != '\0', err, SIGNET_E_PARSE,
+			       "subject \"%s\": nothing after '+'", s);
+		}
 	}
 	return name;
 out:
