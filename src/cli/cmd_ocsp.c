@@ -314,6 +314,20 @@ static int do_check(int argc, char **argv, const struct args *a)
 	    (ichain = signet_certs_load(a->issuer, &err)) == NULL ||
 	    (trust = signet_certs_load(a->trust ? a->trust : a->issuer, &err)) == NULL)
 		goto fail;
+	{
+		/* The responder's signature is checked up to a root: without
+		 * one, every answer would fail as if it were forged. */
+		int anchors = 0;
+		for (int i = 0; i < sk_X509_num(trust); i++)
+			anchors += X509_check_issued(sk_X509_value(trust, i),
+						     sk_X509_value(trust, i)) == X509_V_OK;
+		if (anchors == 0) {
+			rc = cli_usage_error("ocsp", "%s holds no root certificate to check the "
+						     "responder's signature with; give --trust ROOT",
+					     a->trust ? a->trust : a->issuer);
+			goto out;
+		}
+	}
 	/* The issuer is the certificate in the file that signed CERT. */
 	for (int i = 0; i < sk_X509_num(ichain) && issuer == NULL; i++)
 		if (X509_check_issued(sk_X509_value(ichain, i), cert) == X509_V_OK)
