@@ -285,6 +285,14 @@ static int listen_socket(struct tunnel *t, struct signet_err *err)
 		close(fd);
 		return -1;
 	}
+	/* Port 0: the kernel's choice becomes the port of every worker's
+	 * socket (each would get its own otherwise), and of the log line. */
+	{
+		struct sockaddr_storage got;
+		socklen_t len = sizeof(got);
+		if (getsockname(fd, (struct sockaddr *)&got, &len) == 0 && len <= sizeof(t->listen_ss))
+			memcpy(&t->listen_ss, &got, len);
+	}
 	return fd;
 }
 
@@ -1072,8 +1080,10 @@ int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err)
 		}
 	}
 	if (t->self < 0) {
+		char where[INET6_ADDRSTRLEN + 16];
+		tunnel_format_addr((const struct sockaddr *)&t->listen_ss, where, sizeof(where));
 		tunnel_log("%s tunnel listening on %s, forwarding to %s (%d workers%s%s)",
-			   cfg->mode == TUNNEL_SERVER ? "server" : "client", cfg->listen, cfg->to,
+			   cfg->mode == TUNNEL_SERVER ? "server" : "client", where, cfg->to,
 			   t->nworkers, cfg->status ? ", status on " : "",
 			   cfg->status ? cfg->status : "");
 		event_base_dispatch(t->base);

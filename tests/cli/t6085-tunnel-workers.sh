@@ -158,4 +158,17 @@ test_expect_success 'SIGTERM: master and workers exit cleanly (and, sanitized, w
 	for k in $kids; do ! kill -0 $k 2>/dev/null || exit 1; done &&
 	! grep -E "Sanitizer|runtime error" "$TRASH/lim.log" "$LOG" "$TRASH/few.log"
 '
+test_expect_success '--listen on port 0: both workers on the one port the kernel chose, which the log names' '
+	"$SIGNET" tunnel server --listen 127.0.0.1:0 --to "127.0.0.1:$BACKEND_PORT" \
+		--cert "$PKI/server.crt" --key "$PKI/server.key" --client-ca "$PKI/ca.crt" \
+		--workers 2 2>"$TRASH/zero.log" & zp=$! &&
+	for i in $(seq 100); do grep -q "listening on 127.0.0.1:[1-9]" "$TRASH/zero.log" && break; sleep 0.1; done &&
+	zport=$(sed -n "s/.*listening on 127.0.0.1:\([0-9]*\),.*/\1/p" "$TRASH/zero.log") &&
+	for i in $(seq 50); do
+		n=$(grep -c ":$(printf %04X "$zport") 00000000:0000 0A" /proc/net/tcp) && test "$n" = 2 && break
+		sleep 0.1
+	done &&
+	tcurl "$zport" billing >z.txt; r=$?; kill $zp; wait $zp
+	test "$r" = 0 && test "$n" = 2 && grep -q "hello from the backend" z.txt
+'
 test_done
