@@ -77,7 +77,8 @@ test_expect_success 'export of a leaf the intermediate signed: leaf + intermedia
 test_expect_success 'ocsp check against a port nobody listens on fails at once (12)' '
 	port=$(free_port) && start=$(date +%s) &&
 	expect_fail 12 "cannot connect to 127.0.0.1 port $port: Connection refused" \
-		$SIGNET ocsp check leaf.crt --issuer ca/intermediate.crt --url http://127.0.0.1:$port/ &&
+		$SIGNET ocsp check leaf.crt --issuer ca/intermediate.crt --trust ca/root.crt \
+			--url http://127.0.0.1:$port/ &&
 	test $(( $(date +%s) - start )) -lt 5
 '
 
@@ -137,6 +138,70 @@ test_expect_success 'an encrypted key cut short is malformed (4), a wrong passph
 test_expect_success '--days out of range names the range (2)' '
 	expect_fail 2 "--days takes a number of days from 1 to 36500, not .50000." \
 		$SIGNET issue d --days 50000
+'
+
+test_expect_success 'crl into a missing directory fails before a CRL number is taken (3)' '
+	$SIGNET crl --out n1.pem 2>err && n1=$(sed -n "s/.*CRL number \([0-9]*\).*/\1/p" err) &&
+	expect_fail 3 "nx/c.pem: cannot create" $SIGNET crl --out nx/c.pem &&
+	$SIGNET crl --out n2.pem 2>err && n2=$(sed -n "s/.*CRL number \([0-9]*\).*/\1/p" err) &&
+	test "$n2" = $((n1 + 1))
+'
+
+test_expect_success 'a failed batch removes the --out-dir it made; an existing one stays' '
+	mkcsr b1 "/CN=b1" "DNS:b1.example" && echo junk >b2.csr &&
+	expect_fail 4 "b2.csr" $SIGNET sign b1.csr b2.csr --profile server --out-dir fresh &&
+	test ! -e fresh && mkdir kept &&
+	expect_fail 4 "b2.csr" $SIGNET sign b1.csr b2.csr --profile server --out-dir kept &&
+	test -d kept
+'
+
+test_expect_success 'export of a revoked certificate warns' '
+	$SIGNET issue gone --profile client >/dev/null && $SIGNET revoke gone >/dev/null &&
+	$SIGNET export gone --chain gone.pem 2>err && grep -q "is revoked" err && test -s gone.pem
+'
+
+test_expect_success 'a CSR signed with MD5 is refused (7); a bad signature is 6 without OpenSSL noise' '
+	openssl genrsa -out r.key 2048 2>/dev/null &&
+	openssl req -new -key r.key -md5 -subj /CN=md5 -addext subjectAltName=DNS:md5.example \
+		-out md5.csr 2>/dev/null &&
+	expect_fail 7 "the CSR is signed with MD5" $SIGNET sign md5.csr --profile server &&
+	openssl req -in b1.csr -outform DER -out b1.der &&
+	"$PYTHON" -c "import sys; d=bytearray(open(sys.argv[1],\"rb\").read()); d[-3]^=1; open(sys.argv[2],\"wb\").write(d)" b1.der flip.der &&
+	openssl req -inform DER -in flip.der -out flip.csr 2>/dev/null &&
+	expect_fail 6 "CSR signature does not verify \(the request was altered or signed by another key\)$" \
+		$SIGNET sign flip.csr --profile server
+'
+
+test_expect_success 'sign --name must be 1 to 255 printable characters (2)' '
+	expect_fail 2 "--name takes 1 to 255 printable characters" \
+		$SIGNET sign b1.csr --profile server --name "" &&
+	expect_fail 2 "--name takes 1 to 255" $SIGNET sign b1.csr --profile server --name "$(printf "a\nb")"
+'
+
+test_expect_success 'the default validity ends with a short-lived issuing CA; an explicit one must fit (7)' '
+	$SIGNET init --name Short --days 1 --intermediate --no-passphrase --dir short >/dev/null 2>&1 &&
+	$SIGNET issue s.example --dir short >/dev/null &&
+	test "$(openssl x509 -in s.example.crt -noout -enddate)" = \
+		"$(openssl x509 -in short/intermediate.crt -noout -enddate)" &&
+	openssl verify -x509_strict -CAfile short/root.crt -untrusted short/intermediate.crt s.example.crt &&
+	expect_fail 7 "2 days would outlive the issuing CA" $SIGNET issue s2.example --dir short --days 2
+'
+
+test_expect_success 'subjects: RFC 4514 hex escapes, multi-valued RDNs; a trailing backslash or a control character is refused (4)' '
+	$SIGNET csr --key b1.key --subject "CN=\41b,O=x" >h.csr &&
+	openssl req -in h.csr -noout -subject -nameopt RFC2253 | grep -q "CN=Ab$" &&
+	$SIGNET csr --key b1.key --subject "CN=a+OU=u,O=o" >m.csr &&
+	openssl req -in m.csr -noout -subject -nameopt RFC2253 | grep -q "OU=u+CN=a" &&
+	$SIGNET csr --key b1.key --subject "CN=a\+b" >p.csr &&
+	openssl req -in p.csr -noout -subject -nameopt RFC2253 | grep -q "CN=a\\\\+b" &&
+	expect_fail 4 "a trailing backslash escapes nothing" $SIGNET csr --key b1.key --subject "CN=x\\" &&
+	expect_fail 4 "holds a control character" $SIGNET csr --key b1.key --subject "CN=a\\0b" &&
+	expect_fail 4 "nothing after" $SIGNET csr --key b1.key --subject "CN=a+"
+'
+
+test_expect_success 'ocsp check with no root to check the responder against is a usage error (2)' '
+	expect_fail 2 "holds no root certificate to check the responder.s signature with" \
+		$SIGNET ocsp check leaf.crt --issuer ca/intermediate.crt --url http://127.0.0.1:1/
 '
 
 test_done
