@@ -45,6 +45,12 @@ X509_REQ *signet_csr_parse_checked(struct signet_csr_checker *ck, const unsigned
 				   size_t len, const char *name, struct signet_err *err);
 X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
 			   const char *name, struct signet_err *err);
+/* Every CRL of a file: one DER CRL, or any number of PEM "X509 CRL" blocks
+ * (a bundle of the root's and the intermediate's); a malformed one fails
+ * the whole file.  *next_update (if not NULL) gets the earliest nextUpdate,
+ * 0 when none has one. */
+STACK_OF(X509_CRL) *signet_crls_load(const char *path, time_t *next_update,
+				     struct signet_err *err);
 
 /* PEM of DER bytes under a label ("CERTIFICATE", "X509 CRL"), without
  * parsing them: *pem is malloc'ed and NUL-terminated. */

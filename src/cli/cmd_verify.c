@@ -353,19 +353,19 @@ CLI_CMD(verify)
 			goto oom;
 	}
 	for (size_t i = 0; i < n_crls; i++) {
-		unsigned char *data = NULL;
-		size_t len = 0;
-		X509_CRL *crl;
-		if (signet_file_read(crl_files[i], &data, &len, &err) < 0)
+		/* Every CRL of the file, as the tunnel's --crl reads it. */
+		STACK_OF(X509_CRL) *more = signet_crls_load(crl_files[i], NULL, &err);
+		if (more == NULL)
 			goto fail;
-		crl = signet_crl_parse(data, len, crl_files[i], &err);
-		free(data);
-		if (crl == NULL)
-			goto fail;
-		if (sk_X509_CRL_push(crls, crl) <= 0) {
-			X509_CRL_free(crl);
-			goto oom;
+		while (sk_X509_CRL_num(more) > 0) {
+			X509_CRL *crl = sk_X509_CRL_shift(more);
+			if (sk_X509_CRL_push(crls, crl) <= 0) {
+				X509_CRL_free(crl);
+				sk_X509_CRL_pop_free(more, X509_CRL_free);
+				goto oom;
+			}
 		}
+		sk_X509_CRL_free(more);
 	}
 	o.crls = crls;
 	if ((trust = signet_trust_new(&err)) == NULL)

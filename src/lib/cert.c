@@ -327,6 +327,52 @@ X509_CRL *signet_crl_parse(const unsigned char *data, size_t len,
 			 err);
 }
 
+STACK_OF(X509_CRL) *signet_crls_load(const char *path, time_t *next_update,
+				     struct signet_err *err)
+{
+	static const char begin[] = "-----BEGIN X509 CRL-----";
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	unsigned char *data = NULL, *p;
+	size_t len = 0;
+	X509_CRL *crl = NULL;
+	int ok = 0;
+
+	ENSURE(crls != NULL, err, SIGNET_E_INTERNAL, "out of memory");
+	TRY(signet_file_read(path, &data, &len, err));
+	if (next_update != NULL)
+		*next_update = 0;
+	p = memmem(data, len, begin, sizeof(begin) - 1);
+	if (p == NULL) { /* one DER CRL (or what signet_crl_parse says it is not) */
+		TRYP(crl = signet_crl_parse(data, len, path, err));
+		ENSURE(sk_X509_CRL_push(crls, crl) > 0, err, SIGNET_E_INTERNAL, "out of memory");
+		crl = NULL;
+	}
+	while (p != NULL) {
+		unsigned char *end = data + len;
+		unsigned char *next = memmem(p + 1, (size_t)(end - p - 1), begin, sizeof(begin) - 1);
+		TRYP(crl = signet_crl_parse(p, (size_t)((next ? next : end) - p), path, err));
+		ENSURE(sk_X509_CRL_push(crls, crl) > 0, err, SIGNET_E_INTERNAL, "out of memory");
+		crl = NULL;
+		p = next;
+	}
+	for (int i = 0; next_update != NULL && i < sk_X509_CRL_num(crls); i++) {
+		const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(sk_X509_CRL_value(crls, i));
+		time_t t;
+		if (nu != NULL && signet_asn1_time_to_time(nu, &t) == 0 &&
+		    (*next_update == 0 || t < *next_update))
+			*next_update = t;
+	}
+	ok = 1;
+out:
+	X509_CRL_free(crl);
+	free(data);
+	if (!ok) {
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+		crls = NULL;
+	}
+	return crls;
+}
+
 /*
  * PEM as PEM_write_bio writes it (64-column base64 from OpenSSL's
  * EVP_EncodeBlock), straight into one buffer: no memory BIO, whose creation

@@ -37,57 +37,6 @@ static const char tls12_ciphers[] =
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-/* All CRLs of a file: one DER CRL, or any number of PEM "X509 CRL" blocks. */
-static STACK_OF(X509_CRL) *load_crls(const char *path, time_t *next_update,
-				     struct signet_err *err)
-{
-	static const char begin[] = "-----BEGIN X509 CRL-----";
-	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
-	unsigned char *data = NULL;
-	size_t len = 0;
-	X509_CRL *crl = NULL;
-	int ok = 0;
-
-	ENSURE(crls != NULL, err, SIGNET_E_INTERNAL, "out of memory");
-	TRY(signet_file_read(path, &data, &len, err));
-	*next_update = 0;
-	if (memmem(data, len, begin, sizeof(begin) - 1) == NULL) {
-		TRYP(crl = signet_crl_parse(data, len, path, err));
-		ENSURE(sk_X509_CRL_push(crls, crl) > 0, err, SIGNET_E_INTERNAL,
-		       "out of memory");
-		crl = NULL;
-	} else {
-		unsigned char *p = memmem(data, len, begin, sizeof(begin) - 1);
-		while (p != NULL) {
-			unsigned char *end = data + len;
-			unsigned char *next = memmem(p + 1, (size_t)(end - p - 1), begin,
-						     sizeof(begin) - 1);
-			TRYP(crl = signet_crl_parse(p, (size_t)((next ? next : end) - p),
-						    path, err));
-			ENSURE(sk_X509_CRL_push(crls, crl) > 0, err, SIGNET_E_INTERNAL,
-			       "out of memory");
-			crl = NULL;
-			p = next;
-		}
-	}
-	for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
-		const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(sk_X509_CRL_value(crls, i));
-		time_t t;
-		if (nu != NULL && signet_asn1_time_to_time(nu, &t) == 0 &&
-		    (*next_update == 0 || t < *next_update))
-			*next_update = t;
-	}
-	ok = 1;
-out:
-	X509_CRL_free(crl);
-	free(data);
-	if (!ok) {
-		sk_X509_CRL_pop_free(crls, X509_CRL_free);
-		crls = NULL;
-	}
-	return crls;
-}
-
 static SSL_CTX *make_ctx(const struct tunnel_config *cfg, STACK_OF(X509) *certs,
 			 EVP_PKEY *key, struct signet_err *err)
 {
@@ -211,7 +160,7 @@ struct tunnel_creds *tunnel_creds_load(const struct tunnel_config *cfg, struct t
 		c->ca_certs = signet_certs_load(cfg->ca_file, &e2);
 	}
 	if (cfg->crl_file != NULL)
-		TRYP(c->crls = load_crls(cfg->crl_file, &c->crl_next_update, err));
+		TRYP(c->crls = signet_crls_load(cfg->crl_file, &c->crl_next_update, err));
 
 	if (cfg->mode == TUNNEL_SERVER) {
 		/* Names of acceptable issuers, so clients pick the right cert. */
