@@ -265,7 +265,12 @@ int signet_ocsp_answer(const struct signet_ocsp_responder *r, const struct signe
 							   ? (st.reason < 0 ? OCSP_REVOKED_STATUS_NOSTATUS
 									    : st.reason)
 							   : 0,
-						   rev, thisupd, nextupd) != NULL,
+						   rev, thisupd,
+						   /* "unknown" may only mean a certificate
+						    * too new for the last poll: no
+						    * nextUpdate, so nobody keeps it. */
+						   ostatus == V_OCSP_CERTSTATUS_UNKNOWN ? NULL
+											: nextupd) != NULL,
 			    err, SIGNET_E_INTERNAL, "cannot add an OCSP status");
 	}
 	ENSURE_OSSL(OCSP_copy_nonce(bs, q->req) > 0, err, SIGNET_E_INTERNAL,

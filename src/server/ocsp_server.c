@@ -722,7 +722,24 @@ static void *worker_main(void *arg)
 
 /* ---- main thread: listening, polling, signals --------------------------- */
 
-static int listen_on(const char *addr, struct signet_err *err)
+/* The first listening socket: a plain bind first, without SO_REUSEPORT,
+ * which would let a second responder share the port (and half the
+ * requests) without a word: "address in use", as a user expects. */
+static int port_is_free(const struct sockaddr_in *sa, const char *addr, struct signet_err *err)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+
+	if (fd < 0)
+		return 0; /* the real bind will say what is wrong */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 && errno == EADDRINUSE)
+		rc = signet_err_set(err, SIGNET_E_NET, "cannot listen on %s: %s", addr,
+				    strerror(EADDRINUSE));
+	close(fd);
+	return rc;
+}
+
+static int listen_on(const char *addr, int first, struct signet_err *err)
 {
 	char host[256];
 	const char *colon = strrchr(addr, ':');
@@ -732,18 +749,25 @@ static int listen_on(const char *addr, struct signet_err *err)
 	int fd, one = 1;
 
 	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
-		return signet_err_set(err, SIGNET_E_USAGE, "--listen takes HOST:PORT, not '%s'", addr);
+		return signet_err_set(err, SIGNET_E_USAGE,
+				      "--listen takes IPv4-ADDRESS:PORT, not '%s'", addr);
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = '\0';
 	port = strtol(colon + 1, &e, 10);
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
-	if (*e != '\0' || port < 1 || port > 65535 ||
+	if (*e != '\0' || colon[1] == '\0' ||
 	    inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
 		      &sa.sin_addr) != 1)
 		return signet_err_set(err, SIGNET_E_USAGE,
 				      "--listen takes IPv4-ADDRESS:PORT, not '%s'", addr);
+	if (port < 1 || port > 65535)
+		return signet_err_set(err, SIGNET_E_USAGE,
+				      "--listen '%s': the port must be 1 to 65535 (OCSP URLs in "
+				      "certificates name a fixed port)", addr);
+	if (first && port_is_free(&sa, addr, err) < 0)
+		return -1;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return signet_err_set(err, SIGNET_E_NET, "socket: %s", strerror(errno));
@@ -797,11 +821,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(srv->main);
 }
 
+/* SIGHUP, a daemon's "reload": the index is built again from the database
+ * now, not at the next poll (and the process does not die of it). */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	srv->have_dbver = 0;
+	on_poll(-1, 0, srv);
+}
+
 int ocsp_server_run(const struct ocsp_server_opts *in, struct signet_err *err)
 {
 	struct ocsp_server_opts o = *in;
 	struct server srv;
-	struct event *ev_int = NULL, *ev_term = NULL, *ev_poll = NULL;
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL, *ev_poll = NULL;
 	struct timeval tv;
 	struct snap *first = NULL;
 	int rc = -1, started = 0;
@@ -843,7 +876,7 @@ int ocsp_server_run(const struct ocsp_server_opts *in, struct signet_err *err)
 		srv.nworkers++;
 		w->base = event_base_new();
 		ENSURE(w->base != NULL, err, SIGNET_E_INTERNAL, "cannot create an event loop");
-		TRY(w->lfd = listen_on(o.listen, err));
+		TRY(w->lfd = listen_on(o.listen, i == 0, err));
 		w->lev = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, on_accept, w);
 		ENSURE(w->lev != NULL && event_add(w->lev, NULL) == 0, err, SIGNET_E_INTERNAL,
 		       "cannot watch the listening socket");
@@ -852,11 +885,13 @@ int ocsp_server_run(const struct ocsp_server_opts *in, struct signet_err *err)
 	ENSURE(srv.main != NULL, err, SIGNET_E_INTERNAL, "cannot create an event loop");
 	ev_int = evsignal_new(srv.main, SIGINT, on_signal, &srv);
 	ev_term = evsignal_new(srv.main, SIGTERM, on_signal, &srv);
+	ev_hup = evsignal_new(srv.main, SIGHUP, on_hup, &srv);
 	ev_poll = event_new(srv.main, -1, EV_PERSIST, on_poll, &srv);
 	tv.tv_sec = o.poll_ms / 1000;
 	tv.tv_usec = (o.poll_ms % 1000) * 1000;
-	ENSURE(ev_int && ev_term && ev_poll && event_add(ev_int, NULL) == 0 &&
-		       event_add(ev_term, NULL) == 0 && event_add(ev_poll, &tv) == 0,
+	ENSURE(ev_int && ev_term && ev_hup && ev_poll && event_add(ev_int, NULL) == 0 &&
+		       event_add(ev_term, NULL) == 0 && event_add(ev_hup, NULL) == 0 &&
+		       event_add(ev_poll, &tv) == 0,
 	       err, SIGNET_E_INTERNAL, "cannot set up signal handling");
 	signal(SIGPIPE, SIG_IGN);
 	for (int i = 0; i < o.threads; i++) {
@@ -891,6 +926,8 @@ out:
 		event_free(ev_int);
 	if (ev_term)
 		event_free(ev_term);
+	if (ev_hup)
+		event_free(ev_hup);
 	if (ev_poll)
 		event_free(ev_poll);
 	if (srv.main)

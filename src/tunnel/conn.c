@@ -78,6 +78,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define UNKNOWN_TTL 10 /* seconds an OCSP "unknown" is cached at most */
+
 enum conn_state { S_HANDSHAKE, S_OCSP, S_CONNECTING, S_RELAY, S_CLOSING };
 enum { DOWN = 0, UP = 1 };
 #define RD 1 /* ready[] and *_want bits */
@@ -1111,6 +1113,11 @@ static void ocsp_answered(void *arg, const unsigned char *der, size_t len, const
 	a.reason = st.reason;
 	a.revoked_at = st.revoked_at;
 	a.next_update = nu;
+	/* "unknown" from another responder may also just mean a certificate
+	 * issued after its last look at the CA: kept briefly, not for the
+	 * hours its nextUpdate may say. */
+	if (a.status == SIGNET_OCSP_UNKNOWN && nu > (int64_t)time(NULL) + UNKNOWN_TTL)
+		a.next_update = (int64_t)time(NULL) + UNKNOWN_TTL;
 	tunnel_ocsp_share(c->w->t, c->ocsp->key, &a);
 	if (ocsp_verdict(c, &a, 0) == 0)
 		drive(c);

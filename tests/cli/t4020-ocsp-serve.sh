@@ -82,6 +82,34 @@ test_expect_success 'signet verify --ocsp on this CA: a good leaf passes; the in
 	{ "$SIGNET" verify b.crt --chain ca/intermediate.crt --trust ca/root.crt --ocsp 2>err;
 	  test $? = 22; } && grep -q "revoked .* according to OCSP responder" err
 '
+test_expect_success 'a second responder on the same port fails (12); port 0 is a usage error (2)' '
+	{ "$SIGNET" ocsp serve --listen "127.0.0.1:$P" 2>dup.err; test $? = 12; } &&
+	grep -q "cannot listen on 127.0.0.1:$P: Address already in use" dup.err &&
+	{ "$SIGNET" ocsp serve --listen 127.0.0.1:0 2>zero.err; test $? = 2; } &&
+	grep -q "the port must be 1 to 65535" zero.err &&
+	ocsp_ask a.crt $P | grep -q "a.crt: good"
+'
+test_expect_success 'unknown answers carry no nextUpdate (nobody caches them)' '
+	openssl ocsp -issuer ca/intermediate.crt -serial 0x0123456789 -url http://127.0.0.1:$P \
+		-CAfile ca/root.crt -resp_text >unk.txt 2>&1 &&
+	grep -q "Cert Status: unknown" unk.txt && ! grep -q "Next Update" unk.txt &&
+	ocsp_ask a.crt $P -resp_text | grep -q "Next Update"
+'
+test_expect_success 'SIGHUP rebuilds the index at once and leaves the responder running' '
+	Q=$(free_port) && start_ocsp slow "$Q" --poll-ms 600000 &&
+	"$SIGNET" issue later --profile client --out-dir "$TRASH" &&
+	ocsp_ask later.crt $Q | grep -q "later.crt: unknown" &&
+	kill -HUP $slow_PID && sleep 0.3 && kill -0 $slow_PID &&
+	ocsp_ask later.crt $Q | grep -q "later.crt: good"
+'
+test_expect_success 'verify --crl FILE takes every CRL of a PEM bundle' '
+	"$SIGNET" crl --out inter.crl 2>/dev/null && "$SIGNET" crl --issuer root --out root.crl 2>/dev/null &&
+	cat inter.crl root.crl >both.crl && cat root.crl inter.crl >both2.crl &&
+	"$SIGNET" verify a.crt --chain ca/intermediate.crt --trust ca/root.crt --crl both.crl &&
+	"$SIGNET" verify a.crt --chain ca/intermediate.crt --trust ca/root.crt --crl both2.crl &&
+	{ "$SIGNET" verify b.crt --chain ca/intermediate.crt --trust ca/root.crt --crl both2.crl 2>/dev/null;
+	  test $? = 22; }
+'
 test_expect_success 'SIGTERM stops the responder cleanly' '
 	kill -TERM $srv_PID && for i in $(seq 50); do kill -0 $srv_PID 2>/dev/null || break; sleep 0.1; done && ! kill -0 $srv_PID 2>/dev/null && grep -q "serving on" srv.log
 '
