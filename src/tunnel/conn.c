@@ -180,6 +180,7 @@ static const char *const reason_names[R__COUNT] = {
 	[R_INTERNAL] = "internal",
 	[R_OCSP_UNAVAILABLE] = "ocsp_unavailable",
 	[R_OCSP_UNKNOWN] = "ocsp_unknown",
+	[R_REV_UNKNOWN] = "revocation_unknown",
 };
 
 const char *tunnel_reason_name(enum tunnel_reason r)
@@ -192,7 +193,7 @@ static int is_refusal(enum tunnel_reason r)
 	return r == R_CONN_LIMIT || r == R_NO_CLIENT_CERT || r == R_UNTRUSTED ||
 	       r == R_EXPIRED || r == R_REVOKED || r == R_NAME || r == R_PURPOSE ||
 	       r == R_CERT_INVALID || r == R_NOT_ALLOWED || r == R_OCSP_UNAVAILABLE ||
-	       r == R_OCSP_UNKNOWN;
+	       r == R_OCSP_UNKNOWN || r == R_REV_UNKNOWN;
 }
 
 static void set_reason(struct conn *c, enum tunnel_reason r, const char *fmt, ...)
@@ -780,7 +781,7 @@ static void tls_failure(struct conn *c, int sock_err)
 		return; /* the verify callback already said why */
 	if (first == 0) {
 		if (!is_server(c) && sock_err != 0 && sock_err != EAGAIN)
-			set_reason(c, R_BACKEND, "upstream %s: %s", tunnel_to_host(c->w->t),
+			set_reason(c, R_BACKEND, "upstream %s: %s", tunnel_config(c->w->t)->to,
 				   strerror(sock_err));
 		else if (sock_err != 0 && sock_err != EAGAIN)
 			set_reason(c, R_TLS_ERROR, "%s", strerror(sock_err));
@@ -845,7 +846,7 @@ static int start_connect(struct conn *c)
 		c->open[UP] = 1;
 		c->ready[UP] = WR;
 	} else if (errno != EINPROGRESS) {
-		set_reason(c, R_BACKEND, "%s %s: %s", what, tunnel_to_host(t), strerror(errno));
+		set_reason(c, R_BACKEND, "%s %s: %s", what, tunnel_config(t)->to, strerror(errno));
 		conn_finish(c);
 		return -1;
 	}
@@ -873,7 +874,7 @@ static int connect_check(struct conn *c)
 	}
 	if (e != 0) {
 		set_reason(c, R_BACKEND, "%s %s: %s", is_server(c) ? "backend" : "upstream",
-			   tunnel_to_host(c->w->t), strerror(e));
+			   tunnel_config(c->w->t)->to, strerror(e));
 		conn_finish(c);
 		return -1;
 	}
@@ -1204,7 +1205,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	case S_CONNECTING:
 		set_reason(c, R_BACKEND, "backend %s did not accept within %.1fs",
-			   tunnel_to_host(c->w->t), cfg->handshake_timeout);
+			   cfg->to, cfg->handshake_timeout);
 		break;
 	case S_RELAY: {
 		double idle;
@@ -1263,7 +1264,7 @@ static int alert_error(int code, enum tunnel_reason *r)
 		*r = R_REVOKED;
 		return X509_V_ERR_CERT_REVOKED;
 	case SIGNET_E_REVUNKNOWN:
-		*r = R_REVOKED;
+		*r = R_REV_UNKNOWN; /* not known to be revoked: not counted as such */
 		return X509_V_ERR_UNABLE_TO_GET_CRL;
 	case SIGNET_E_NAME:
 		*r = R_NAME;

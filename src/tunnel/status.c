@@ -8,6 +8,7 @@
  */
 #include "tunnel.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <stdlib.h>
@@ -180,7 +181,8 @@ struct evhttp *tunnel_status_start(struct tunnel *t, struct event_base *base,
 	evhttp_set_gencb(http, handle, t);
 	if (evhttp_bind_socket(http, host[0] ? host : "0.0.0.0",
 			       (ev_uint16_t)atoi(port)) != 0) {
-		signet_err_set(err, SIGNET_E_NET, "--status: cannot listen on %s", addr);
+		signet_err_set(err, SIGNET_E_NET, "--status: cannot listen on %s: %s", addr,
+			       strerror(errno));
 		evhttp_free(http);
 		return NULL;
 	}

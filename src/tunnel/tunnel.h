@@ -187,6 +187,7 @@ enum tunnel_reason {
 	R_INTERNAL,
 	R_OCSP_UNAVAILABLE, /* --ocsp and no answer could be had */
 	R_OCSP_UNKNOWN,     /* the responder does not know the certificate */
+	R_REV_UNKNOWN,      /* no CRL given covers a certificate of the path */
 	R__COUNT
 };
 const char *tunnel_reason_name(enum tunnel_reason r);

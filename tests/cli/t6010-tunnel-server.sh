@@ -167,4 +167,16 @@ test_expect_success '/healthz and /metrics report counters by reason' '
 	curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:$S/nope | grep -qx 404
 '
 
+test_expect_success 'a CRL that covers no certificate of the path: refused as revocation_unknown, not revoked' '
+	"$SIGNET" init --name "Other CA" --no-passphrase --dir other >/dev/null 2>&1 &&
+	"$SIGNET" crl --dir other --out other.crl 2>/dev/null &&
+	U=$(free_port) &&
+	start_tunnel unk server --listen "127.0.0.1:$U" --to "127.0.0.1:$BACKEND_PORT" \
+		--cert "$PKI/server.crt" --key "$PKI/server.key" --client-ca "$PKI/ca.crt" \
+		--crl other.crl &&
+	! tcurl $U billing >/dev/null 2>&1 &&
+	wait_log "$TRASH/unk.log" "client=\"CN=billing\" .*outcome=refused reason=revocation_unknown" &&
+	! grep -q "reason=revoked" "$TRASH/unk.log"
+'
+
 test_done
