@@ -66,7 +66,7 @@ static int print_rec(const struct signet_record *r, void *vctx)
 		}
 		json_array_append_new(ctx->arr, o);
 	} else {
-		printf("%-32s  %-7s  %-10s  %5lld  %-12s  %s\n", r->serial, status_name(r->status),
+		printf("%-36s  %-7s  %-10s  %5lld  %-12s  %s\n", r->serial, status_name(r->status),
 		       na, (long long)((r->not_after - (int64_t)ctx->now) / 86400),
 		       r->profile ? r->profile : "", r->subject ? r->subject : "");
 	}
@@ -136,7 +136,7 @@ int cmd_list(int argc, char **argv)
 	if (as_json)
 		ctx.arr = json_array();
 	else
-		printf("%-32s  %-7s  %-10s  %5s  %-12s  %s\n", "SERIAL", "STATUS", "NOT_AFTER", "DAYS",
+		printf("%-36s  %-7s  %-10s  %5s  %-12s  %s\n", "SERIAL", "STATUS", "NOT_AFTER", "DAYS",
 		       "PROFILE", "SUBJECT");
 	if (signet_db_list(signet_ca_db(ca), &f, print_rec, &ctx, &err) < 0) {
 		rc = cli_fail("list", &err);

@@ -89,9 +89,11 @@ static STACK_OF(X509) *certs_parse(const unsigned char *data, size_t len, const 
 			if (sk_X509_num(certs) == 0 && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
 				signet_err_set(err, SIGNET_E_PARSE,
 					       "%s: no PEM certificate found", name);
+			} else if (sk_X509_num(certs) == 0) {
+				signet_err_ossl(err, SIGNET_E_PARSE, "%s: malformed PEM", name);
 			} else {
 				signet_err_ossl(err, SIGNET_E_PARSE,
-						"%s: malformed PEM after certificate %d", name,
+						"%s: malformed PEM after its certificate %d", name,
 						sk_X509_num(certs));
 			}
 			goto out;
