@@ -89,10 +89,40 @@ test_done() {
 }
 
 # Helpers for the scenarios.
+# free_port: a port on 127.0.0.1 that nothing listens on.  Each script has
+# its own slice of 100 ports (by its place among tests/cli/t*.sh) below the kernel's ephemeral range (32768+,
+# where outgoing connections take their source ports), and never hands out
+# a port twice: two scripts run at once by ctest -j2 cannot pick the same
+# port between choosing it and binding it (a tunnel that found its port
+# taken once let a test talk to another script's server).
 free_port() {
-	"${PYTHON:-python3}" - <<'PY'
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+	"${PYTHON:-python3}" - "$test_name" "$TRASH/.ports" "$SIGNET_SRCDIR/tests/cli" <<'PY'
+import glob, os, random, socket, sys, zlib
+name, used_file, tests = sys.argv[1:4]
+try:
+    used = set(int(x) for x in open(used_file).read().split())
+except OSError:
+    used = set()
+names = sorted(os.path.basename(f)[:-3] for f in glob.glob(tests + "/t*.sh"))
+slot = names.index(name) if name in names else zlib.crc32(name.encode())
+base = 10000 + (slot % 220) * 100
+port = None
+for p in random.sample(range(base, base + 100), 100):
+    if p in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        port = p
+    except OSError:
+        pass
+    s.close()
+    if port:
+        break
+if port is None:  # the slice is used up: the kernel's choice
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+open(used_file, "a").write("%d\n" % port)
+print(port)
 PY
 }
 
