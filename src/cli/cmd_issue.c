@@ -192,10 +192,15 @@ int cmd_issue(int argc, char **argv)
 			       "replace it)", kpath);
 		goto fail;
 	}
-	if (!force && (lstat(cpath, &st) == 0 || lstat(chpath, &st) == 0)) {
-		signet_err_set(&err, SIGNET_E_EXISTS, "%s already exists (use --force to replace it)",
-			       lstat(cpath, &st) == 0 ? cpath : chpath);
-		goto fail;
+	if (!force) {
+		const char *there = lstat(cpath, &st) == 0    ? cpath
+				    : lstat(chpath, &st) == 0 ? chpath
+							      : NULL;
+		if (there != NULL) {
+			signet_err_set(&err, SIGNET_E_EXISTS,
+				       "%s already exists (use --force to replace it)", there);
+			goto fail;
+		}
 	}
 	if (encrypt) {
 		key_pass = cli_pass_get(key_pass_file, "--key-pass-file", CLI_PASS_NO_ENV,

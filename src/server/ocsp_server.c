@@ -35,6 +35,7 @@
  */
 #include "ocsp_server.h"
 
+#include "listen.h"
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -722,23 +723,6 @@ static void *worker_main(void *arg)
 
 /* ---- main thread: listening, polling, signals --------------------------- */
 
-/* The first listening socket: a plain bind first, without SO_REUSEPORT,
- * which would let a second responder share the port (and half the
- * requests) without a word: "address in use", as a user expects. */
-static int port_is_free(const struct sockaddr_in *sa, const char *addr, struct signet_err *err)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
-
-	if (fd < 0)
-		return 0; /* the real bind will say what is wrong */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 && errno == EADDRINUSE)
-		rc = signet_err_set(err, SIGNET_E_NET, "cannot listen on %s: %s", addr,
-				    strerror(EADDRINUSE));
-	close(fd);
-	return rc;
-}
-
 static int listen_on(const char *addr, int first, struct signet_err *err)
 {
 	char host[256];
@@ -766,7 +750,8 @@ static int listen_on(const char *addr, int first, struct signet_err *err)
 		return signet_err_set(err, SIGNET_E_USAGE,
 				      "--listen '%s': the port must be 1 to 65535 (OCSP URLs in "
 				      "certificates name a fixed port)", addr);
-	if (first && port_is_free(&sa, addr, err) < 0)
+	/* The first socket: a plain bind first (listen.h). */
+	if (first && net_port_is_free((const struct sockaddr *)&sa, sizeof(sa), addr, err) < 0)
 		return -1;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

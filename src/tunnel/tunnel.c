@@ -43,6 +43,7 @@
  */
 #include "tunnel.h"
 
+#include "listen.h"
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -246,27 +247,6 @@ void tunnel_format_addr(const struct sockaddr *sa, char *buf, size_t size)
 	} else {
 		snprintf(buf, size, "?");
 	}
-}
-
-/*
- * SO_REUSEPORT lets any process of the same user bind the port too, and the
- * kernel would then share the connections between it and us without a
- * word.  A bind without it first fails if anyone listens there already:
- * "address in use", as a user expects.
- */
-static int port_is_free(struct tunnel *t, struct signet_err *err)
-{
-	int fd = socket(t->listen_ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1, rc = 0;
-
-	if (fd < 0)
-		return 0; /* the real bind will say what is wrong */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&t->listen_ss, t->listen_len) < 0 && errno == EADDRINUSE)
-		rc = signet_err_set(err, SIGNET_E_NET, "cannot listen on %s: %s", t->cfg->listen,
-				    strerror(EADDRINUSE));
-	close(fd);
-	return rc;
 }
 
 static int listen_socket(struct tunnel *t, struct signet_err *err)
@@ -1034,7 +1014,8 @@ int tunnel_run(const struct tunnel_config *cfg, struct signet_err *err)
 		t->procs[i].idx = i;
 		t->procs[i].ctl = -1;
 	}
-	TRY(port_is_free(t, err));
+	TRY(net_port_is_free((const struct sockaddr *)&t->listen_ss, t->listen_len,
+			     t->cfg->listen, err));
 	for (int i = 0; i < t->nworkers; i++)
 		TRY(t->listen_fds[i] = listen_socket(t, err));
 
